@@ -1,0 +1,443 @@
+"""Resource requests: route a URL to (resource, namespace, name, subresource, verb) and serve it.
+
+Everything kind-specific is in the catalog, the strategies and the printers; this module is the
+same for every kind. Reads come from the watch cache (lists are the cached bytes joined), writes
+go through the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+
+from kubeherd.api import errors, selectors
+from kubeherd.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from kubeherd.api.resources import Catalog, Resource
+from kubeherd.apiserver.http import Request, Response, StreamResponse
+from kubeherd.apiserver.listing import ListQuery, Lister
+from kubeherd.apiserver.registry import DeleteOptions, Registry
+from kubeherd.apiserver.tables import TABLE_MEDIA, TableWriter, wants_table
+from kubeherd.storage.cache import CachedObject, TooOld
+
+JSON = "application/json"
+DEFAULT_WATCH_TIMEOUT = 1800
+
+
+@dataclass(slots=True)
+class Target:
+    resource: Resource
+    namespace: str
+    name: str
+    subresource: str
+    verb: str
+
+
+def route(catalog: Catalog, method: str, path: str, watch_param: bool) -> Target | None:
+    """Map a resource URL to its target; None if the path names no resource."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, version, rest = "", parts[1], parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    watch_prefix = bool(rest) and rest[0] == "watch"
+    if watch_prefix:
+        rest = rest[1:]
+    namespace = ""
+    if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    resource = catalog.lookup(group, version, rest[0])
+    if resource is None:
+        return None
+    if namespace and not resource.namespaced:
+        return None
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    if subresource and resource.subresource(subresource) is None:
+        return None
+    verb = _verb(method, bool(name), watch_prefix or watch_param)
+    return Target(resource, namespace, name, subresource, verb)
+
+
+def _verb(method: str, has_name: bool, watch: bool) -> str:
+    if method in ("GET", "HEAD"):
+        if watch:
+            return "watch"
+        return "get" if has_name else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete" if has_name else "deletecollection"}.get(method, method.lower())
+
+
+def decode_body(request: Request, allow_empty: bool = False) -> Any:
+    if request.body_too_large:
+        raise errors.too_large(3 * 1024 * 1024)
+    if not request.body:
+        if allow_empty:
+            return None
+        raise errors.bad_request("the request body is empty")
+    content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if content_type in ("application/json", "", "*/*"):
+        return _json(request.body)
+    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+        return _yaml(request.body)
+    raise errors.unsupported_media_type(content_type)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"the body of the request could not be decoded as JSON: {exc}") from exc
+
+
+def _yaml(body: bytes) -> Any:
+    try:
+        return yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        raise errors.bad_request(f"the body of the request could not be decoded as YAML: {exc}") from exc
+
+
+def json_response(status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, body, JSON, headers or [])
+
+
+def _success_status(resource: Resource, name: str, uid: str) -> bytes:
+    return orjson.dumps({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+        "details": {"name": name, "group": resource.group, "kind": resource.plural, "uid": uid},
+    })
+
+
+def scale_of(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a scalable object."""
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    selector = spec.get("selector") or {}
+    if resource.kind == "ReplicationController":
+        text = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    else:
+        text = str(selectors.label_selector_from_dict(selector)) if selector else ""
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": spec.get("replicas", 1)},
+        "status": {"replicas": status.get("replicas", 0), "selector": text},
+    }
+
+
+class ResourceHandler:
+    def __init__(self, registry: Registry, bookmark_interval: float = 60.0) -> None:
+        self.registry = registry
+        self.cache = registry.cache
+        self.lister = Lister(registry)
+        self.bookmark_interval = bookmark_interval
+
+    async def handle(self, request: Request, target: Target) -> Response | StreamResponse:
+        verb = target.verb
+        resource = target.resource
+        allowed = resource.verbs
+        if target.subresource:
+            sub = resource.subresource(target.subresource)
+            allowed = sub.verbs if sub else ()
+        if verb not in allowed and not (verb == "watch" and "list" in allowed and target.name):
+            raise errors.method_not_allowed()
+        if verb == "list":
+            return await self.list(request, target)
+        if verb == "watch":
+            return await self.watch(request, target)
+        if verb == "get":
+            return await self.get(request, target)
+        if verb == "create":
+            return await self.create(request, target)
+        if verb == "update":
+            return await self.update(request, target)
+        if verb == "patch":
+            return await self.patch(request, target)
+        if verb == "delete":
+            return await self.delete(request, target)
+        if verb == "deletecollection":
+            return await self.delete_collection(request, target)
+        raise errors.method_not_allowed()
+
+    # ---------------------------------------------------------------- get
+    async def get(self, request: Request, target: Target) -> Response:
+        resource = target.resource
+        cached = await self.registry.get(resource, target.namespace, target.name)
+        if target.subresource == "scale":
+            return json_response(200, orjson.dumps(scale_of(resource, cached.obj)))
+        if target.subresource not in ("", "status"):
+            raise errors.method_not_allowed()
+        raw = self.registry.encode(resource, cached)
+        if wants_table(request.headers.get("accept", "")):
+            writer = TableWriter(resource, request.arg("includeObject"))
+            body = writer.table([writer.row(cached.obj, raw)], {"resourceVersion": str(cached.revision)})
+            return Response(200, body, TABLE_MEDIA)
+        return json_response(200, raw)
+
+    # ---------------------------------------------------------------- list
+    async def list(self, request: Request, target: Target) -> Response:
+        query = ListQuery.parse(request, target.resource)
+        result = await self.lister.list(target.resource, target.namespace, query)
+        meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
+        if result.continue_token:
+            meta["continue"] = result.continue_token
+            if result.remaining is not None:
+                meta["remainingItemCount"] = result.remaining
+        resource = target.resource
+        if wants_table(request.headers.get("accept", "")):
+            writer = TableWriter(resource, request.arg("includeObject"))
+            rows = [writer.row(c.obj, self.registry.encode(resource, c)) for c in result.items]
+            return Response(200, writer.table(rows, meta), TABLE_MEDIA)
+        items = b",".join(self.registry.encode(resource, c) for c in result.items)
+        body = (b'{"kind":"' + resource.list_kind.encode() + b'","apiVersion":"' + resource.api_version.encode()
+                + b'","metadata":' + orjson.dumps(meta) + b',"items":[' + items + b"]}")
+        return json_response(200, body)
+
+    # ---------------------------------------------------------------- watch
+    async def watch(self, request: Request, target: Target) -> StreamResponse:
+        resource = target.resource
+        query = ListQuery.parse(request, resource, watch=True)
+        if target.name:
+            query.field_requirements.append(("metadata.name", "=", target.name))
+        predicate = self.lister.predicate(resource, query)
+        timeout = DEFAULT_WATCH_TIMEOUT
+        if request.arg("timeoutSeconds"):
+            try:
+                timeout = max(0, int(request.arg("timeoutSeconds")))
+            except ValueError as exc:
+                raise errors.bad_request("timeoutSeconds must be an integer") from exc
+        bookmarks = request.arg("allowWatchBookmarks") in ("true", "1")
+        send_initial = request.arg("sendInitialEvents") == "true"
+        rv = request.arg("resourceVersion")
+        table = TableWriter(resource, request.arg("includeObject")) \
+            if wants_table(request.headers.get("accept", "")) else None
+        prefix = resource.storage_prefix
+        namespace = target.namespace
+        initial: list[CachedObject] = []
+        error: bytes | None = None
+        if rv in ("", "0") or send_initial:
+            if rv == "":
+                await self.cache.wait_fresh()
+            since = self.cache.revision
+            initial = [c for c in self.cache.resource(prefix).select(namespace) if predicate(c)]
+            watcher, backlog = self.cache.watch(prefix, since, predicate, namespace)
+        else:
+            try:
+                since = int(rv)
+            except ValueError as exc:
+                raise errors.bad_request(f'invalid resource version "{rv}"') from exc
+            if since > self.cache.revision:
+                try:
+                    await self.cache.wait_for(since, timeout=3)
+                except TimeoutError:
+                    raise errors.timeout(f"Too large resource version: {since}, current: "
+                                         f"{self.cache.revision}") from None
+            try:
+                watcher, backlog = self.cache.watch(prefix, since, predicate, namespace)
+            except TooOld as exc:
+                watcher, backlog = None, []  # type: ignore[assignment]
+                error = orjson.dumps({"type": "ERROR", "object": errors.gone(str(exc)).status()}) + b"\n"
+        headers: list[tuple[str, str]] = []
+        content_type = TABLE_MEDIA if table else JSON
+        return StreamResponse(200, self._events(resource, watcher, backlog, initial, since, table, bookmarks,
+                                                send_initial, timeout, error, namespace),
+                              content_type, headers)
+
+    async def _events(self, resource: Resource, watcher: Any, backlog: list[Any], initial: list[CachedObject],
+                      since: int, table: TableWriter | None, bookmarks: bool, send_initial: bool, timeout: float,
+                      error: bytes | None, namespace: str) -> AsyncIterator[bytes]:
+        if error is not None:
+            yield error
+            return
+        first_table = [True]
+
+        def line(kind: str, cached: CachedObject) -> bytes:
+            raw = self.registry.encode(resource, cached)
+            if table is not None:
+                with_columns = first_table[0]
+                first_table[0] = False
+                obj = table.table([table.row(cached.obj, raw)], {"resourceVersion": str(cached.revision)},
+                                  with_columns)
+            else:
+                obj = raw
+            return b'{"type":"' + kind.encode() + b'","object":' + obj + b"}\n"
+
+        def bookmark(revision: int, initial_end: bool = False) -> bytes:
+            meta: dict[str, Any] = {"resourceVersion": str(revision)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return orjson.dumps({"type": "BOOKMARK", "object": {
+                "kind": resource.kind, "apiVersion": resource.api_version, "metadata": meta}}) + b"\n"
+
+        deadline = time.monotonic() + timeout if timeout else None
+        try:
+            chunk = [line("ADDED", c) for c in initial]
+            if send_initial and bookmarks:
+                chunk.append(bookmark(since, initial_end=True))
+            for event in backlog:
+                if namespace and event.current.namespace != namespace:
+                    continue
+                kind, obj = _classify(watcher.predicate, event)
+                if kind:
+                    chunk.append(line(kind, obj))
+            if chunk:
+                yield b"".join(chunk)
+            last_bookmark = time.monotonic()
+            while True:
+                wait = self.bookmark_interval if bookmarks else None
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    wait = remaining if wait is None else min(wait, remaining)
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), wait) if wait is not None \
+                        else await watcher.queue.get()
+                except TimeoutError:
+                    if bookmarks and time.monotonic() - last_bookmark >= self.bookmark_interval * 0.9:
+                        last_bookmark = time.monotonic()
+                        yield bookmark(self.cache.revision)
+                    continue
+                if item is None:
+                    return
+                out = [line(*item)]
+                while not watcher.queue.empty():  # drain what is ready into one write
+                    more = watcher.queue.get_nowait()
+                    if more is None:
+                        yield b"".join(out)
+                        return
+                    out.append(line(*more))
+                yield b"".join(out)
+        finally:
+            if watcher is not None:
+                self.cache.unwatch(resource.storage_prefix, watcher)
+
+    # ---------------------------------------------------------------- writes
+    async def create(self, request: Request, target: Target) -> Response:
+        resource = target.resource
+        if target.name and not target.subresource:
+            raise errors.method_not_allowed()
+        if target.subresource:
+            raise errors.method_not_allowed(f"the subresource {target.subresource} is not served yet")
+        body = decode_body(request)
+        dry_run = request.arg("dryRun") == "All"
+        obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run)
+        return json_response(201, raw)
+
+    async def update(self, request: Request, target: Target) -> Response:
+        body = decode_body(request)
+        resource = target.resource
+        dry_run = request.arg("dryRun") == "All"
+        if target.subresource == "scale":
+            return await self._write_scale(request, target, body, dry_run)
+        if target.subresource == "finalize":
+            return await self._finalize(target, body, dry_run)
+        obj, raw, _ = await self.registry.update(resource, target.namespace, target.name, body,
+                                                 subresource=target.subresource, dry_run=dry_run)
+        return json_response(200, raw)
+
+    async def patch(self, request: Request, target: Target) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == MERGE_PATCH:
+            patch_type = "merge"
+        elif content_type == JSON_PATCH:
+            patch_type = "json"
+        elif content_type in (STRATEGIC_MERGE_PATCH, APPLY_PATCH):
+            raise errors.unsupported_media_type(content_type)
+        else:
+            raise errors.unsupported_media_type(content_type or "none")
+        if request.body_too_large:
+            raise errors.too_large(3 * 1024 * 1024)
+        patch = _json(request.body)
+        if patch_type == "merge" and not isinstance(patch, dict):
+            raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}: "
+                                     "a merge patch must be a JSON object")
+        dry_run = request.arg("dryRun") == "All"
+        resource = target.resource
+        if target.subresource == "scale":
+            cached = await self.registry.get(resource, target.namespace, target.name)
+            from kubeherd.api.patch import json_patch, merge_patch
+            scale = scale_of(resource, cached.obj)
+            patched = merge_patch(scale, patch) if patch_type == "merge" else json_patch(scale, patch)
+            return await self._write_scale(request, target, patched, dry_run)
+        obj, raw = await self.registry.patch(resource, target.namespace, target.name, patch_type, patch,
+                                             subresource=target.subresource, dry_run=dry_run)
+        return json_response(200, raw)
+
+    async def _write_scale(self, request: Request, target: Target, body: Any, dry_run: bool) -> Response:
+        resource = target.resource
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a Scale object")
+        replicas = (body.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid("autoscaling", "Scale", target.name, [{
+                "type": "FieldValueInvalid", "field": "spec.replicas",
+                "message": f"Invalid value: {orjson.dumps(replicas).decode()}: must be greater than or equal to 0"}])
+        expected = (body.get("metadata") or {}).get("resourceVersion")
+        patch: dict[str, Any] = {"spec": {"replicas": replicas}}
+        if expected:
+            patch["metadata"] = {"resourceVersion": expected}
+        obj, _ = await self.registry.patch(resource, target.namespace, target.name, "merge", patch, dry_run=dry_run)
+        return json_response(200, orjson.dumps(scale_of(resource, obj)))
+
+    async def _finalize(self, target: Target, body: Any, dry_run: bool) -> Response:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body must be a Namespace object")
+        finalizers = (body.get("spec") or {}).get("finalizers") or []
+        obj, raw = await self.registry.finalize_namespace(target.name, list(finalizers), dry_run=dry_run)
+        return json_response(200, raw)
+
+    async def delete(self, request: Request, target: Target) -> Response:
+        resource = target.resource
+        if target.subresource:
+            raise errors.method_not_allowed()
+        body = decode_body(request, allow_empty=True)
+        opts = DeleteOptions.parse(body, request.arg)
+        obj, gone = await self.registry.delete(resource, target.namespace, target.name, opts)
+        from kubeherd.apiserver.strategies import strategy_for
+        if not gone or strategy_for(resource).return_deleted_object:
+            return json_response(200, orjson.dumps(obj))
+        return json_response(200, _success_status(resource, target.name, obj["metadata"].get("uid", "")))
+
+    async def delete_collection(self, request: Request, target: Target) -> Response:
+        resource = target.resource
+        body = decode_body(request, allow_empty=True)
+        opts = DeleteOptions.parse(body, request.arg)
+        query = ListQuery.parse(request, resource)
+        result = await self.lister.list(resource, target.namespace, query)
+        deleted: list[bytes] = []
+        for cached in result.items:
+            name = cached.obj["metadata"]["name"]
+            try:
+                obj, _ = await self.registry.delete(resource, cached.namespace, name, opts)
+            except errors.APIError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(orjson.dumps(obj))
+        body_out = (b'{"kind":"' + resource.list_kind.encode() + b'","apiVersion":"' + resource.api_version.encode()
+                    + b'","metadata":{},"items":[' + b",".join(deleted) + b"]}")
+        return json_response(200, body_out)
+
+
+def _classify(predicate: Any, event: Any) -> tuple[str, CachedObject] | tuple[None, None]:
+    """Replay one backlog event through a watcher's filter (same rules as live delivery)."""
+    from kubeherd.storage.cache import Watcher
+    probe = Watcher(predicate)
+    probe.offer(event)
+    if probe.queue.empty():
+        return None, None
+    item = probe.queue.get_nowait()
+    assert item is not None
+    return item

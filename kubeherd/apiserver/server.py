@@ -1,0 +1,155 @@
+"""The API server: wires authentication, authorization, routing and the registry to HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from kubeherd.api import errors
+from kubeherd.api.resources import CATALOG, Catalog
+from kubeherd.apiserver import auth
+from kubeherd.apiserver.admission import UserInfo
+from kubeherd.apiserver.certs import ClusterPKI
+from kubeherd.apiserver.discovery import Discovery
+from kubeherd.apiserver.handlers import ResourceHandler, json_response, route
+from kubeherd.apiserver.http import HTTPServer, Request, Response, StreamResponse
+from kubeherd.apiserver.openapi import OpenAPI
+from kubeherd.apiserver.registry import Registry
+from kubeherd.storage.cache import WatchCache
+from kubeherd.storage.interface import Store
+
+log = logging.getLogger(__name__)
+
+VERSION = {
+    "major": "1", "minor": "33", "gitVersion": "v1.33.0+kubeherd", "gitCommit": "kubeherd",
+    "gitTreeState": "clean", "buildDate": "2026-11-25T00:00:00Z", "goVersion": "python",
+    "compiler": "kubeherd", "platform": "linux/amd64",
+}
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+COMPACT_INTERVAL = 300.0
+COMPACT_KEEP = 10_000  # revisions kept behind the current one, at least
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    port: int = 6443
+    bind_address: str = "0.0.0.0"
+    tokens: dict[str, UserInfo] = field(default_factory=dict)
+    bookmark_interval: float = 60.0
+    tls_sans: list[str] = field(default_factory=list)
+
+
+class APIServer:
+    def __init__(self, config: ServerConfig, store: Store, catalog: Catalog = CATALOG) -> None:
+        self.config = config
+        self.store = store
+        self.catalog = catalog
+        self.pki = ClusterPKI(config.data_dir / "server" / "tls", config.tls_sans)
+        self.authenticator = auth.Authenticator(config.tokens)
+        pods = catalog.lookup("", "v1", "pods")
+        assert pods is not None
+        self.cache = WatchCache(store, [r.storage_prefix for r in catalog.stored()],
+                                node_indexed=[pods.storage_prefix])
+        self.registry = Registry(store, self.cache, catalog)
+        self.resources = ResourceHandler(self.registry, config.bookmark_interval)
+        self.discovery = Discovery(catalog)
+        self.openapi = OpenAPI(catalog)
+        self.http = HTTPServer(self.dispatch, self._ssl_context())
+        self.ready = False
+        self.port = config.port
+        self._compactor: asyncio.Task[None] | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.pki.serving.cert_path, self.pki.serving.key_path)
+        context.load_verify_locations(cafile=str(self.pki.ca.cert_path))
+        context.verify_mode = ssl.CERT_OPTIONAL  # client certificates are asked for, not required
+        context.set_alpn_protocols(["http/1.1"])
+        return context
+
+    async def start(self) -> None:
+        await self.store.start()
+        await self.cache.start()
+        namespaces = self.catalog.lookup("", "v1", "namespaces")
+        assert namespaces is not None
+        for name in SYSTEM_NAMESPACES:
+            await self.registry.ensure(namespaces, {"apiVersion": "v1", "kind": "Namespace",
+                                                    "metadata": {"name": name}})
+        self.port = await self.http.start(self.config.bind_address, self.config.port)
+        self._compactor = asyncio.get_running_loop().create_task(self._compact_loop())
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._compactor is not None:
+            self._compactor.cancel()
+        await self.http.stop()
+        await self.cache.stop()
+        await self.store.close()
+
+    async def _compact_loop(self) -> None:
+        """Keep the datastore's history bounded, as kube-apiserver asks etcd to every 5 minutes."""
+        previous = 0
+        while True:
+            await asyncio.sleep(COMPACT_INTERVAL)
+            target = min(previous, self.store.current_revision() - COMPACT_KEEP)
+            if target > self.store.compacted_revision():
+                with contextlib.suppress(Exception):
+                    await self.store.compact(target)
+            previous = self.store.current_revision()
+
+    # ------------------------------------------------------------------ dispatch
+    async def dispatch(self, request: Request) -> Response | StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except errors.APIError as exc:
+            headers = list(exc.headers.items())
+            return json_response(exc.code, orjson.dumps(exc.status()), headers)
+        except Exception as exc:
+            log.exception("request failed: %s %s", request.method, request.path)
+            err = errors.internal(str(exc) or type(exc).__name__)
+            return json_response(500, orjson.dumps(err.status()))
+
+    async def _dispatch(self, request: Request) -> Response | StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        user = self.authenticator.authenticate(request.headers, request.peer_cert)
+        if path in auth.PUBLIC_PATHS:
+            return self._public(path)
+        if user is None:
+            raise errors.unauthorized()
+        if not auth.authorize(user):
+            target = route(self.catalog, request.method, path, request.arg("watch") in ("true", "1"))
+            if target is None:
+                raise errors.APIError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {request.method.lower()} '
+                                      f'path "{path}"', {})
+            raise errors.forbidden(user.name, target.verb, target.resource.group, target.resource.plural,
+                                   target.name, target.namespace, target.subresource)
+        if request.method in ("GET", "HEAD"):
+            found = self.discovery.body(path, request.headers.get("accept", ""))
+            if found is not None:
+                body, content_type = found
+                return Response(200, body, content_type)
+            if path.startswith("/openapi/v3"):
+                document = self.openapi.get(path)
+                if document is None:
+                    raise errors.APIError(404, "NotFound", "the server could not find the requested resource", {})
+                return Response(200, document, "application/json")
+        target = route(self.catalog, request.method, path, request.arg("watch") in ("true", "1"))
+        if target is None:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested resource", {})
+        return await self.resources.handle(request, target)
+
+    def _public(self, path: str) -> Response:
+        if path == "/version":
+            return json_response(200, orjson.dumps(VERSION))
+        if path == "/readyz" and not self.ready:
+            return Response(503, b"[-]ready failed: server is starting\nreadyz check failed", "text/plain")
+        return Response(200, b"ok", "text/plain; charset=utf-8")

@@ -1,0 +1,213 @@
+"""Per-kind strategies: the small differences between kinds that the generic registry asks about.
+
+A strategy only answers questions (what to default on create, what to keep on update, how a
+delete is graceful); the registry does all storage and bookkeeping. Kinds without a strategy of
+their own get `Strategy`, which is right for most of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from kubeherd.api.resources import Resource
+
+Obj = dict[str, Any]
+
+
+def rfc3339(when: datetime.datetime) -> str:
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def spec_of(obj: Obj) -> Obj:
+    """Everything but metadata and status: what a change to bumps metadata.generation."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+class Strategy:
+    # Deleting returns the object (true) or a Status {status: Success} (false), as upstream.
+    return_deleted_object = False
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """Defaults and reset fields on a new object (status is already handled by the registry)."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        """Carry over what a client may not change through this path."""
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Seconds the object lives on after a delete (0: delete now, unless finalizers hold it)."""
+        return 0
+
+    def on_delete_requested(self, obj: Obj) -> None:
+        """Changes made to an object that a delete marks for deletion rather than removes."""
+
+    def can_remove(self, obj: Obj) -> bool:
+        """Whether an object marked for deletion may now leave storage (finalizers aside)."""
+        return True
+
+
+def _image_pull_policy(image: str) -> str:
+    name = image.rsplit("/", 1)[-1]
+    if "@" in name:
+        return "IfNotPresent"
+    tag = name.split(":", 1)[1] if ":" in name else "latest"
+    return "Always" if tag == "latest" else "IfNotPresent"
+
+
+def default_pod_spec(spec: Obj) -> None:
+    """The defaults upstream fills into every pod spec (and pod template spec)."""
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(key) or []:
+            if not isinstance(container, dict):
+                continue
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+            container.setdefault("terminationMessagePolicy", "File")
+            if isinstance(container.get("image"), str):
+                container.setdefault("imagePullPolicy", _image_pull_policy(container["image"]))
+            container.setdefault("resources", {})
+            for port in container.get("ports") or []:
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
+
+
+class PodStrategy(Strategy):
+    return_deleted_object = True
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            default_pod_spec(spec)
+            spec.setdefault("enableServiceLinks", True)
+            spec.setdefault("priority", 0)
+            spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+            if "serviceAccountName" not in spec:
+                spec["serviceAccountName"] = spec.get("serviceAccount", "default")
+            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            spec.setdefault("tolerations", [
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+                 "tolerationSeconds": 300},
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                 "tolerationSeconds": 300},
+            ])
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec if isinstance(spec, dict) else {})}
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        spec = obj.get("spec", {})
+        if not spec.get("nodeName"):
+            return 0  # never ran anywhere: nothing to stop
+        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        return grace if isinstance(grace, int) and grace >= 0 else 30
+
+
+def qos_class(spec: Obj) -> str:
+    """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
+    containers = [c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                  if isinstance(c, dict)]
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        resources = c.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for res in ("cpu", "memory"):
+            if res not in limits:
+                guaranteed = False
+            elif res in requests and str(requests[res]) != str(limits[res]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and containers else "Burstable"
+
+
+class NamespaceStrategy(Strategy):
+    return_deleted_object = True
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        spec["finalizers"] = ["kubernetes"]
+        obj["status"] = {"phase": "Active"}
+        labels = obj["metadata"].setdefault("labels", {})
+        labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        # spec.finalizers change only through the finalize subresource
+        new["spec"] = {**(new.get("spec") or {}), "finalizers": (old.get("spec") or {}).get("finalizers", [])}
+        labels = new["metadata"].setdefault("labels", {})
+        labels["kubernetes.io/metadata.name"] = new["metadata"]["name"]
+
+    def on_delete_requested(self, obj: Obj) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
+    def can_remove(self, obj: Obj) -> bool:
+        return not (obj.get("spec") or {}).get("finalizers")
+
+
+class WorkloadStrategy(Strategy):
+    """Objects with a pod template get the pod spec defaults in the template."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        self._default(obj)
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        self._default(new)
+
+    @staticmethod
+    def _default(obj: Obj) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        template = spec.get("template")
+        if isinstance(spec.get("jobTemplate"), dict):
+            template = (spec["jobTemplate"].get("spec") or {}).get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            default_pod_spec(template["spec"])
+
+
+class ServiceStrategy(Strategy):
+    return_deleted_object = True
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "targetPort" not in port and "port" in port:
+                    port["targetPort"] = port["port"]
+        obj["status"] = {"loadBalancer": {}}
+
+
+_WORKLOAD = WorkloadStrategy()
+STRATEGIES: dict[tuple[str, str], Strategy] = {
+    ("", "Pod"): PodStrategy(),
+    ("", "Namespace"): NamespaceStrategy(),
+    ("", "Service"): ServiceStrategy(),
+    ("", "Node"): Strategy(),
+    ("", "ReplicationController"): _WORKLOAD,
+    ("", "PodTemplate"): _WORKLOAD,
+    ("apps", "Deployment"): _WORKLOAD,
+    ("apps", "ReplicaSet"): _WORKLOAD,
+    ("apps", "StatefulSet"): _WORKLOAD,
+    ("apps", "DaemonSet"): _WORKLOAD,
+    ("batch", "Job"): _WORKLOAD,
+    ("batch", "CronJob"): _WORKLOAD,
+}
+_DEFAULT = Strategy()
+
+
+def strategy_for(resource: Resource) -> Strategy:
+    return STRATEGIES.get((resource.group, resource.kind), _DEFAULT)

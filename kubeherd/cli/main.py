@@ -1,0 +1,121 @@
+"""The `kubeherd` command: `kubeherd server` starts a cluster's control plane."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import yaml
+
+from kubeherd.apiserver.admission import UserInfo
+from kubeherd.apiserver.server import APIServer, ServerConfig
+from kubeherd.storage.sqlite import SQLiteStore
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/kubeherd")
+    return Path.home() / ".kubeherd"
+
+
+def kubeconfig(server_url: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> str:
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "default", "cluster": {"server": server_url, "certificate-authority-data": b64(ca_pem)}}],
+        "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
+        "current-context": "default",
+        "preferences": {},
+        "users": [{"name": "default", "user": {"client-certificate-data": b64(cert_pem),
+                                                "client-key-data": b64(key_pem)}}],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_kubeconfig(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+async def run_server(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    (data_dir / "server" / "db").mkdir(parents=True, exist_ok=True)
+    tokens = {}
+    if args.token:
+        tokens[args.token] = UserInfo("system:admin", ("system:masters", "system:authenticated"))
+    config = ServerConfig(data_dir=data_dir, port=args.https_listen_port, bind_address=args.bind_address,
+                          tokens=tokens, tls_sans=args.tls_san or [])
+    store = SQLiteStore(data_dir / "server" / "db" / "state.db")
+    server = APIServer(config, store)
+    await server.start()
+    host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
+    text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
+                      server.pki.admin.key_pem())
+    mode = int(args.write_kubeconfig_mode, 8) if args.write_kubeconfig_mode else 0o600
+    paths = [data_dir / "server" / "cred" / "admin.kubeconfig"]
+    if args.write_kubeconfig:
+        paths.append(Path(args.write_kubeconfig))
+    for path in paths:
+        write_kubeconfig(path, text, mode)
+    print(f"kubeherd server listening on https://{args.bind_address}:{server.port}", flush=True)
+    print(f"kubeconfig written to {paths[-1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("kubeherd server shutting down", flush=True)
+    await server.stop()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubeherd", description="Kubernetes, written in Python.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("server", help="run the control plane (and, later, a node agent)")
+    s.add_argument("--data-dir", "-d", default=str(default_data_dir()), help="where state, certificates and "
+                   "kubeconfig live (default: /var/lib/kubeherd as root, ~/.kubeherd otherwise)")
+    s.add_argument("--https-listen-port", type=int, default=6443, help="HTTPS port of the API server")
+    s.add_argument("--bind-address", default="0.0.0.0", help="address the API server listens on")
+    s.add_argument("--write-kubeconfig", "-o", default="", help="also write the admin kubeconfig here")
+    s.add_argument("--write-kubeconfig-mode", default="", help="file mode of written kubeconfigs, e.g. 644")
+    s.add_argument("--token", "-t", default=os.environ.get("KUBEHERD_TOKEN", ""),
+                   help="a bearer token accepted as cluster admin")
+    s.add_argument("--tls-san", action="append", help="an extra name or IP for the serving certificate")
+    s.add_argument("--disable-agent", action="store_true",
+                   help="run no kubelet on this machine (the only mode until the kubelet lands)")
+    s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "server":
+        try:
+            import uvloop
+            return uvloop.run(run_server(args))
+        except OSError as exc:
+            print(f"kubeherd: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""A real kubeherd server per test module, and the real kubectl clients to drive it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+KUBECTL = shutil.which("kubectl")
+KUBECTL_DIR = Path(os.path.realpath(KUBECTL)).parent if KUBECTL else None
+# The oldest and newest clients shipped beside the dispatcher.
+CLIENT_VERSIONS = ("1.27", "1.33")
+
+
+@dataclass
+class Cluster:
+    data_dir: Path
+    kubeconfig: Path
+    url: str
+    process: subprocess.Popen[str]
+    home: Path
+
+    def kubectl(self, *args: str, version: str = "1.33", input: str | None = None, check: bool = True,
+                timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        assert KUBECTL_DIR is not None, "kubectl is not installed"
+        binary = KUBECTL_DIR / f"kubectl.{version}" if version != "dispatcher" else Path(KUBECTL or "kubectl")
+        full_env = {**os.environ, "HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig), **(env or {})}
+        result = subprocess.run([str(binary), *args], input=input, capture_output=True, text=True,
+                                timeout=timeout, env=full_env)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def kubectl_json(self, *args: str, version: str = "1.33") -> dict:
+        return json.loads(self.kubectl(*args, "-o", "json", version=version).stdout)
+
+
+def start_server(tmp: Path, extra: list[str] | None = None) -> Cluster:
+    data_dir = tmp / "data"
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    kubeconfig = tmp / "kubeconfig.yaml"
+    cmd = [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(data_dir),
+           "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--write-kubeconfig", str(kubeconfig),
+           *(extra or [])]
+    log = open(tmp / "server.log", "a")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    url = ""
+    deadline = time.monotonic() + 30
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if "listening on" in line:
+            port = line.rsplit(":", 1)[1].strip()
+            url = f"https://127.0.0.1:{port}"
+        if line.startswith("kubeconfig written to"):
+            break
+    if not url:
+        process.kill()
+        raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()}")
+    return Cluster(data_dir, kubeconfig, url, process, home)
+
+
+def stop_server(cluster: Cluster) -> None:
+    cluster.process.terminate()
+    try:
+        cluster.process.wait(10)
+    except subprocess.TimeoutExpired:
+        cluster.process.kill()
+        cluster.process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = start_server(tmp_path_factory.mktemp("cluster"))
+    yield c
+    stop_server(c)
+
+
+@pytest.fixture(scope="module")
+def client(cluster: Cluster):  # type: ignore[no-untyped-def]
+    """The official kubernetes Python client, configured from the server's kubeconfig."""
+    from kubernetes import client as k8s
+    from kubernetes import config
+
+    api_client = config.new_client_from_config(str(cluster.kubeconfig))
+    yield k8s
+    api_client.close()
+
+
+@pytest.fixture(scope="module")
+def api_client(cluster: Cluster):  # type: ignore[no-untyped-def]
+    from kubernetes import config
+
+    c = config.new_client_from_config(str(cluster.kubeconfig))
+    yield c
+    c.close()
