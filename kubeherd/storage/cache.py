@@ -232,8 +232,10 @@ class WatchCache:
         self.failed: BaseException | None = None
 
     async def start(self) -> None:
+        # Nothing writes before the cache is ready (the apiserver serves only after this), so
+        # reading each prefix at the latest revision gives one consistent state.
         for prefix, resource in self.resources.items():
-            result = await self.store.list(prefix, revision=self.store.current_revision() or 0)
+            result = await self.store.list(prefix)
             for kv in result.items:
                 resource.load(decode(kv.key, kv.value, kv.mod_revision))
             self.revision = max(self.revision, result.revision)
