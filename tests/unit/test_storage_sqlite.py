@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from storage_conformance import StoreConformance, aclose, next_events
+from tests.unit.storage_conformance import StoreConformance, aclose, next_events
 
 from kubeherd.storage.interface import Compacted, KeyValue, Store
 from kubeherd.storage.sqlite import SQLiteStore
