@@ -17,13 +17,21 @@ import orjson
 import yaml
 
 from kubeherd.api import errors, selectors
-from kubeherd.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
+from kubeherd.api.patch import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    json_patch,
+    merge_patch,
+)
 from kubeherd.api.resources import Catalog, Resource
 from kubeherd.apiserver.http import Request, Response, StreamResponse
-from kubeherd.apiserver.listing import ListQuery, Lister
+from kubeherd.apiserver.listing import Lister, ListQuery
 from kubeherd.apiserver.registry import DeleteOptions, Registry
+from kubeherd.apiserver.strategies import strategy_for
 from kubeherd.apiserver.tables import TABLE_MEDIA, TableWriter, wants_table
-from kubeherd.storage.cache import CachedObject, TooOld
+from kubeherd.storage.cache import CachedObject, TooOld, Watcher
 
 JSON = "application/json"
 DEFAULT_WATCH_TIMEOUT = 1800
@@ -153,7 +161,7 @@ class ResourceHandler:
         if verb not in allowed and not (verb == "watch" and "list" in allowed and target.name):
             raise errors.method_not_allowed()
         if verb == "list":
-            return await self.list(request, target)
+            return await self.list_collection(request, target)
         if verb == "watch":
             return await self.watch(request, target)
         if verb == "get":
@@ -186,7 +194,7 @@ class ResourceHandler:
         return json_response(200, raw)
 
     # ---------------------------------------------------------------- list
-    async def list(self, request: Request, target: Target) -> Response:
+    async def list_collection(self, request: Request, target: Target) -> Response:
         query = ListQuery.parse(request, target.resource)
         result = await self.lister.list(target.resource, target.namespace, query)
         meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
@@ -288,9 +296,9 @@ class ResourceHandler:
             for event in backlog:
                 if namespace and event.current.namespace != namespace:
                     continue
-                kind, obj = _classify(watcher.predicate, event)
-                if kind:
-                    chunk.append(line(kind, obj))
+                item = _classify(watcher.predicate, event)
+                if item is not None:
+                    chunk.append(line(item[0], item[1]))
             if chunk:
                 yield b"".join(chunk)
             last_bookmark = time.monotonic()
@@ -317,7 +325,7 @@ class ResourceHandler:
                     if more is None:
                         yield b"".join(out)
                         return
-                    out.append(line(*more))
+                    out.append(line(more[0], more[1]))
                 yield b"".join(out)
         finally:
             if watcher is not None:
@@ -367,7 +375,6 @@ class ResourceHandler:
         resource = target.resource
         if target.subresource == "scale":
             cached = await self.registry.get(resource, target.namespace, target.name)
-            from kubeherd.api.patch import json_patch, merge_patch
             scale = scale_of(resource, cached.obj)
             patched = merge_patch(scale, patch) if patch_type == "merge" else json_patch(scale, patch)
             return await self._write_scale(request, target, patched, dry_run)
@@ -405,7 +412,6 @@ class ResourceHandler:
         body = decode_body(request, allow_empty=True)
         opts = DeleteOptions.parse(body, request.arg)
         obj, gone = await self.registry.delete(resource, target.namespace, target.name, opts)
-        from kubeherd.apiserver.strategies import strategy_for
         if not gone or strategy_for(resource).return_deleted_object:
             return json_response(200, orjson.dumps(obj))
         return json_response(200, _success_status(resource, target.name, obj["metadata"].get("uid", "")))
@@ -431,13 +437,8 @@ class ResourceHandler:
         return json_response(200, body_out)
 
 
-def _classify(predicate: Any, event: Any) -> tuple[str, CachedObject] | tuple[None, None]:
+def _classify(predicate: Any, event: Any) -> tuple[str, CachedObject] | None:
     """Replay one backlog event through a watcher's filter (same rules as live delivery)."""
-    from kubeherd.storage.cache import Watcher
     probe = Watcher(predicate)
     probe.offer(event)
-    if probe.queue.empty():
-        return None, None
-    item = probe.queue.get_nowait()
-    assert item is not None
-    return item
+    return None if probe.queue.empty() else probe.queue.get_nowait()

@@ -207,10 +207,7 @@ class Registry:
             current = await self.get(resource, namespace, name)
             base = orjson.loads(self._versioned(resource, current))
             try:
-                if patch_type == "merge":
-                    patched = merge_patch(base, patch)
-                else:
-                    patched = json_patch(base, patch)
+                patched = merge_patch(base, patch) if patch_type == "merge" else json_patch(base, patch)
             except PatchError as exc:
                 raise APIErrorFromPatch(str(exc)) from exc
             if not isinstance(patched, dict):
@@ -316,15 +313,15 @@ class Registry:
         elif opts.propagation == "Background":
             finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
         already = bool(meta.get("deletionTimestamp"))
+        current_grace = int(meta.get("deletionGracePeriodSeconds") or 0)
         grace = strategy.grace_period(obj, opts.grace_period)
-        if already and grace >= int(meta.get("deletionGracePeriodSeconds") or 0) and \
-                finalizers == list(meta.get("finalizers") or []):
-            if grace > 0 or finalizers or not strategy.can_remove(obj):
-                return obj, False  # a second delete that shortens nothing changes nothing
         if finalizers or grace > 0 or not strategy.can_remove(obj):
-            when = now() + datetime.timedelta(seconds=grace)
-            if not already or grace < int(meta.get("deletionGracePeriodSeconds") or 0):
-                meta["deletionTimestamp"] = rfc3339(when)
+            # the object lives on, marked for deletion, until its grace period ends or its
+            # finalizers are gone; a second delete may only shorten the grace period
+            if already and grace >= current_grace and finalizers == list(meta.get("finalizers") or []):
+                return obj, False
+            if not already or grace < current_grace:
+                meta["deletionTimestamp"] = rfc3339(now() + datetime.timedelta(seconds=grace))
             meta["deletionGracePeriodSeconds"] = grace
             if finalizers:
                 meta["finalizers"] = finalizers

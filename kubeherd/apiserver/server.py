@@ -21,7 +21,7 @@ from kubeherd.apiserver.handlers import ResourceHandler, json_response, route
 from kubeherd.apiserver.http import HTTPServer, Request, Response, StreamResponse
 from kubeherd.apiserver.openapi import OpenAPI
 from kubeherd.apiserver.registry import Registry
-from kubeherd.storage.cache import WatchCache
+from kubeherd.storage.cache import DEFAULT_WINDOW, WatchCache
 from kubeherd.storage.interface import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class ServerConfig:
     tokens: dict[str, UserInfo] = field(default_factory=dict)
     bookmark_interval: float = 60.0
     tls_sans: list[str] = field(default_factory=list)
+    watch_cache_size: int = DEFAULT_WINDOW
 
 
 class APIServer:
@@ -56,7 +57,7 @@ class APIServer:
         pods = catalog.lookup("", "v1", "pods")
         assert pods is not None
         self.cache = WatchCache(store, [r.storage_prefix for r in catalog.stored()],
-                                node_indexed=[pods.storage_prefix])
+                                window=config.watch_cache_size, node_indexed=[pods.storage_prefix])
         self.registry = Registry(store, self.cache, catalog)
         self.resources = ResourceHandler(self.registry, config.bookmark_interval)
         self.discovery = Discovery(catalog)

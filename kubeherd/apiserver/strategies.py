@@ -121,9 +121,7 @@ def qos_class(spec: Obj) -> str:
         if requests or limits:
             any_set = True
         for res in ("cpu", "memory"):
-            if res not in limits:
-                guaranteed = False
-            elif res in requests and str(requests[res]) != str(limits[res]):
+            if res not in limits or res in requests and str(requests[res]) != str(limits[res]):
                 guaranteed = False
     if not any_set:
         return "BestEffort"

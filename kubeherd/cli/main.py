@@ -58,7 +58,8 @@ async def run_server(args: argparse.Namespace) -> int:
     if args.token:
         tokens[args.token] = UserInfo("system:admin", ("system:masters", "system:authenticated"))
     config = ServerConfig(data_dir=data_dir, port=args.https_listen_port, bind_address=args.bind_address,
-                          tokens=tokens, tls_sans=args.tls_san or [])
+                          tokens=tokens, tls_sans=args.tls_san or [], watch_cache_size=args.default_watch_cache_size,
+                          bookmark_interval=args.watch_bookmark_interval)
     store = SQLiteStore(data_dir / "server" / "db" / "state.db")
     server = APIServer(config, store)
     await server.start()
@@ -98,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--tls-san", action="append", help="an extra name or IP for the serving certificate")
     s.add_argument("--disable-agent", action="store_true",
                    help="run no kubelet on this machine (the only mode until the kubelet lands)")
+    s.add_argument("--default-watch-cache-size", type=int, default=20_000,
+                   help="events kept per resource for resuming watches; older resource versions get 410 Gone")
+    s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
