@@ -20,6 +20,12 @@ from kubeherd.apiserver.discovery import Discovery
 from kubeherd.apiserver.handlers import ResourceHandler, json_response, route
 from kubeherd.apiserver.http import HTTPServer, Request, Response, StreamResponse
 from kubeherd.apiserver.openapi import OpenAPI
+from kubeherd.apiserver.openapi_v2 import (
+    PROTOBUF_DEPRECATED_MEDIA_TYPE,
+    PROTOBUF_MEDIA_TYPE,
+    encode_protobuf,
+    swagger_document,
+)
 from kubeherd.apiserver.registry import Registry
 from kubeherd.storage.cache import DEFAULT_WINDOW, WatchCache
 from kubeherd.storage.interface import Store
@@ -62,6 +68,8 @@ class APIServer:
         self.resources = ResourceHandler(self.registry, config.bookmark_interval)
         self.discovery = Discovery(catalog)
         self.openapi = OpenAPI(catalog)
+        swagger = swagger_document(catalog)
+        self.openapi_v2 = {"json": orjson.dumps(swagger), "protobuf": encode_protobuf(swagger)}
         self.http = HTTPServer(self.dispatch, self._ssl_context())
         self.ready = False
         self.port = config.port
@@ -138,6 +146,8 @@ class APIServer:
             if found is not None:
                 body, content_type = found
                 return Response(200, body, content_type)
+            if path == "/openapi/v2":
+                return self._openapi_v2(request.headers.get("accept", ""))
             if path.startswith("/openapi/v3"):
                 document = self.openapi.get(path)
                 if document is None:
@@ -147,6 +157,16 @@ class APIServer:
         if target is None:
             raise errors.APIError(404, "NotFound", "the server could not find the requested resource", {})
         return await self.resources.handle(request, target)
+
+    def _openapi_v2(self, accept: str) -> Response:
+        """Swagger 2.0 as protobuf (what kubectl 1.27/1.28 ask for) or JSON, by the Accept header."""
+        vary = [("Vary", "Accept")]
+        for media in (m.split(";")[0].strip() for m in accept.split(",")):
+            if media in (PROTOBUF_MEDIA_TYPE, PROTOBUF_DEPRECATED_MEDIA_TYPE):
+                return Response(200, self.openapi_v2["protobuf"], PROTOBUF_MEDIA_TYPE, vary)
+            if media in ("application/json", "*/*", ""):
+                return Response(200, self.openapi_v2["json"], "application/json", vary)
+        raise errors.not_acceptable(accept)
 
     def _public(self, path: str) -> Response:
         if path == "/version":
