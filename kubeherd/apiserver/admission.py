@@ -23,27 +23,20 @@ class UserInfo:
     extra: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _raise(resource: Resource, obj: Obj, causes: list[Any]) -> None:
+def _raise(resource: Resource, obj: Obj, causes: list[validation.Cause]) -> None:
     if causes:
-        rendered = [validation.cause_dict(c) for c in causes]
         name = str((obj.get("metadata") or {}).get("name") or "")
-        raise errors.invalid(resource.group, resource.kind, name, rendered)
+        raise errors.invalid(resource.group, resource.kind, name, [c.to_dict() for c in causes])
 
 
 def validate_create(resource: Resource, obj: Obj) -> None:
-    meta = obj.get("metadata") or {}
-    causes = list(validation.validate_object_meta(
-        meta, resource.namespaced, validation.name_rule(resource.group, resource.kind), True))
-    causes += validation.validate(resource.group, resource.kind, obj)
-    _raise(resource, obj, causes)
+    _raise(resource, obj, validation.validate(resource.group, resource.kind, obj, namespaced=resource.namespaced))
 
 
 def validate_update(resource: Resource, new: Obj, old: Obj, subresource: str = "") -> None:
-    causes = list(validation.validate_object_meta_update(new.get("metadata") or {}, old.get("metadata") or {}))
-    if not subresource:
-        causes += validation.validate_object_meta(
-            new.get("metadata") or {}, resource.namespaced, validation.name_rule(resource.group, resource.kind),
-            False)
-        causes += validation.validate(resource.group, resource.kind, new)
-        causes += validation.validate_update(resource.group, resource.kind, new, old)
+    """Full validation of the new object; a status write checks only what it may change."""
+    if subresource:
+        causes = validation.validate_object_meta_update(new.get("metadata"), old.get("metadata"))
+    else:
+        causes = validation.validate_update(resource.group, resource.kind, new, old, namespaced=resource.namespaced)
     _raise(resource, new, causes)

@@ -40,18 +40,15 @@ class ListQuery:
             try:
                 query.label_selector = selectors.parse_label_selector(label_text)
             except ValueError as exc:
-                raise errors.bad_request(f"unable to parse requirement: {exc}") from exc
+                raise errors.bad_request(str(exc)) from exc
         field_text = request.arg("fieldSelector")
         if field_text:
             try:
-                parsed = selectors.parse_field_selector(field_text)
+                parsed = selectors.convert_field_selector(
+                    resource.group, resource.kind, selectors.parse_field_selector(field_text))
             except ValueError as exc:
-                raise errors.bad_request(f"invalid field selector: {exc}") from exc
-            supported = selectors.supported_fields(resource.group, resource.kind)
-            for name, op, value in parsed.requirements:
-                if name not in supported:
-                    raise errors.bad_request(f'field label not supported: {name}')
-                query.field_requirements.append((name, op, value))
+                raise errors.bad_request(str(exc)) from exc
+            query.field_requirements.extend(parsed.requirements)
         limit = request.arg("limit")
         if limit:
             try:

@@ -172,6 +172,34 @@ class WorkloadStrategy(Strategy):
             default_pod_spec(template["spec"])
 
 
+class JobStrategy(WorkloadStrategy):
+    """A Job selects its pods by its own uid unless the user asked for a manual selector."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+            return
+        uid = obj["metadata"]["uid"]
+        name = obj["metadata"].get("name", "")
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        template = spec.setdefault("template", {})
+        if isinstance(template, dict):
+            meta = template.setdefault("metadata", {})
+            if isinstance(meta, dict):
+                meta.setdefault("labels", {}).update({
+                    "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+                    "controller-uid": uid, "job-name": name,
+                })
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec.setdefault("backoffLimit", 6)
+        if "completions" not in spec and "parallelism" not in spec:
+            spec["completions"] = 1  # neither given: one pod, run to completion once
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+
+
 class ServiceStrategy(Strategy):
     return_deleted_object = True
 
@@ -201,7 +229,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "ReplicaSet"): _WORKLOAD,
     ("apps", "StatefulSet"): _WORKLOAD,
     ("apps", "DaemonSet"): _WORKLOAD,
-    ("batch", "Job"): _WORKLOAD,
+    ("batch", "Job"): JobStrategy(),
     ("batch", "CronJob"): _WORKLOAD,
 }
 _DEFAULT = Strategy()

@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from tests.unit.storage_conformance import StoreConformance, aclose, next_events
 
 from kubeherd.storage.interface import Compacted, KeyValue, Store
 from kubeherd.storage.sqlite import SQLiteStore
+from tests.unit.storage_conformance import StoreConformance, aclose, next_events
 
 
 @pytest.fixture
