@@ -253,10 +253,11 @@ async def run(args: argparse.Namespace) -> None:
             sample = [f"p{i:05d}" for i in range(0, args.pods, max(1, args.pods // 2000))]
             seconds = await get_many(port, context, "many-0", sample * 2, 16)
             record("gets/s, 16 clients", len(sample) * 2 / seconds)
-            t0 = time.perf_counter()
-            status, body = await conn.request("GET", "/api/v1/namespaces/many-0/pods")
-            record(f"list {args.pods} pods ms", (time.perf_counter() - t0) * 1000)
-            assert status == 200 and body.count(b'"kind":"Pod"') + body.count(b'"name":"p') >= args.pods
+            for _ in range(5):
+                t0 = time.perf_counter()
+                status, body = await conn.request("GET", "/api/v1/namespaces/many-0/pods")
+                record(f"list {args.pods} pods ms", (time.perf_counter() - t0) * 1000)
+                assert status == 200 and body.count(b'"kind":"Pod"') >= args.pods
             t0 = time.perf_counter()
             status, body = await conn.request("GET", "/api/v1/pods?limit=500")
             record("list first page of 500 pods ms", (time.perf_counter() - t0) * 1000)

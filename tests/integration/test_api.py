@@ -330,3 +330,73 @@ def test_python_client_pagination(cluster: Cluster, api_client: Any) -> None:
 
 def _names(items: Iterator[Any]) -> list[str]:
     return [i.metadata.name for i in items]
+
+
+def test_invalid_objects_name_the_field(raw: Raw) -> None:
+    big = configmap("big-annotations")
+    big["metadata"]["annotations"] = {"a": "x" * (256 * 1024)}
+    status, body = raw.json("POST", "/api/v1/namespaces/default/configmaps", big)
+    assert status == 422 and body["details"]["causes"][0]["field"] == "metadata.annotations"
+    assert "262144 bytes" in body["message"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"},
+           "spec": {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"cpu": "lots"}}}]}}
+    status, body = raw.json("POST", "/api/v1/namespaces/default/pods", pod)
+    assert status == 422
+    assert body["details"]["causes"][0]["field"] == "spec.containers[0].resources.limits[cpu]"
+    assert "quantities must match the regular expression" in body["message"]
+    pod["spec"]["containers"][0]["resources"] = {}
+    status, created = raw.json("POST", "/api/v1/namespaces/default/pods", pod)
+    assert status == 201
+    created["spec"]["containers"][0]["name"] = "renamed"
+    status, body = raw.json("PUT", "/api/v1/namespaces/default/pods/q", created)
+    assert status == 422 and body["reason"] == "Invalid"
+    assert "pod updates may not change fields other than" in body["message"]
+    frozen = {**configmap("frozen", a="1"), "immutable": True}
+    _, stored = raw.json("POST", "/api/v1/namespaces/default/configmaps", frozen)
+    stored["data"] = {"a": "2"}
+    status, body = raw.json("PUT", "/api/v1/namespaces/default/configmaps/frozen", stored)
+    assert status == 422 and body["details"]["causes"][0]["field"] == "data"
+    assert raw.json("GET", "/api/v1/namespaces/default/configmaps/frozen")[1]["data"] == {"a": "1"}
+
+
+def test_acknowledged_writes_survive_kill_9_and_sigterm_is_clean(tmp_path: Path) -> None:
+    import signal
+
+    c = start_server(tmp_path)
+    raw = Raw(c)
+    created = [raw.json("POST", "/api/v1/namespaces/default/configmaps", configmap(f"k{i}"))[1] for i in range(50)]
+    c.process.send_signal(signal.SIGKILL)
+    c.process.wait(10)
+    c = start_server(tmp_path)
+    try:
+        raw = Raw(c)
+        _, listed = raw.json("GET", "/api/v1/namespaces/default/configmaps")
+        stored = {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in listed["items"]}
+        assert all(stored[o["metadata"]["name"]] == o["metadata"]["resourceVersion"] for o in created)
+        # revisions continue after the restart
+        _, later = raw.json("POST", "/api/v1/namespaces/default/configmaps", configmap("after"))
+        assert int(later["metadata"]["resourceVersion"]) > int(created[-1]["metadata"]["resourceVersion"])
+    finally:
+        c.process.send_signal(signal.SIGTERM)
+        assert c.process.wait(15) == 0
+
+
+def test_resource_version_match(raw: Raw) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    _, first = raw.json("POST", base, configmap("rvm-1"))
+    rv = first["metadata"]["resourceVersion"]
+    raw.json("POST", base, configmap("rvm-2"))
+
+    def names(body: dict[str, Any]) -> list[str]:
+        return [i["metadata"]["name"] for i in body["items"] if i["metadata"]["name"].startswith("rvm-")]
+
+    # Exact: the list as it was at that revision, even though the cache has moved on
+    status, body = raw.json("GET", f"{base}?resourceVersion={rv}&resourceVersionMatch=Exact")
+    assert status == 200 and names(body) == ["rvm-1"] and body["metadata"]["resourceVersion"] == rv
+    # NotOlderThan: at least as new as asked, so both
+    status, body = raw.json("GET", f"{base}?resourceVersion={rv}&resourceVersionMatch=NotOlderThan")
+    assert names(body) == ["rvm-1", "rvm-2"] and int(body["metadata"]["resourceVersion"]) >= int(rv)
+    status, body = raw.json("GET", f"{base}?resourceVersionMatch=Exact")
+    assert status == 422 and body["details"]["causes"][0]["field"] == "resourceVersionMatch"
+    status, body = raw.json("GET", f"{base}?resourceVersion=abc")
+    assert status == 400
