@@ -268,6 +268,12 @@ class Registry:
             return obj, orjson.dumps(obj)
         if dry_run:
             return obj, orjson.dumps(obj)
+        await self._replace(resource, current, obj)
+        return obj, orjson.dumps(obj)
+
+    async def _replace(self, resource: Resource, current: CachedObject, obj: Obj) -> None:
+        """Store `obj` over `current` if nobody wrote in between; stamps its new resourceVersion."""
+        meta = obj["metadata"]
         meta.pop("resourceVersion", None)
         try:
             kv = await self.store.update(current.key, orjson.dumps(obj), current.revision)
@@ -277,7 +283,6 @@ class Registry:
         except KeyNotFound:
             raise errors.not_found(resource.group, resource.plural, meta.get("name", "")) from None
         meta["resourceVersion"] = str(kv.mod_revision)
-        return obj, orjson.dumps(obj)
 
     async def _remove(self, resource: Resource, current: CachedObject, obj: Obj) -> int:
         try:
@@ -328,12 +333,7 @@ class Registry:
             strategy.on_delete_requested(obj)
             if opts.dry_run:
                 return obj, False
-            meta.pop("resourceVersion", None)
-            try:
-                kv = await self.store.update(current.key, orjson.dumps(obj), current.revision)
-            except (RevisionConflict, KeyNotFound):
-                raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT) from None
-            meta["resourceVersion"] = str(kv.mod_revision)
+            await self._replace(resource, current, obj)
             return obj, False
         if opts.dry_run:
             return obj, True
@@ -355,12 +355,7 @@ class Registry:
             return obj, orjson.dumps(obj)
         if dry_run:
             return obj, orjson.dumps(obj)
-        meta.pop("resourceVersion", None)
-        try:
-            kv = await self.store.update(current.key, orjson.dumps(obj), current.revision)
-        except (RevisionConflict, KeyNotFound):
-            raise errors.conflict("", "namespaces", name, errors.STALE_OBJECT) from None
-        meta["resourceVersion"] = str(kv.mod_revision)
+        await self._replace(resource, current, obj)
         return obj, orjson.dumps(obj)
 
     async def ensure(self, resource: Resource, obj: Obj) -> None:
