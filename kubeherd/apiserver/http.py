@@ -42,6 +42,7 @@ class Request:
     remote: str = ""
     body_too_large: bool = False
     keep_alive: bool = True
+    user: Any = None  # set only by in-process callers, who are trusted with their identity
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)

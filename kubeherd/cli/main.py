@@ -15,6 +15,8 @@ import yaml
 
 from kubeherd.apiserver.admission import UserInfo
 from kubeherd.apiserver.server import APIServer, ServerConfig
+from kubeherd.client import APIClient, Identity, InProcessTransport
+from kubeherd.controllers.manager import ControllerManager
 from kubeherd.storage.sqlite import SQLiteStore
 
 
@@ -63,6 +65,12 @@ async def run_server(args: argparse.Namespace) -> int:
     store = SQLiteStore(data_dir / "server" / "db" / "state.db")
     server = APIServer(config, store)
     await server.start()
+    manager = None
+    if not args.disable_controllers:
+        client = APIClient(InProcessTransport(server.dispatch_as,
+                                              Identity("system:kube-controller-manager", ("system:masters",))))
+        manager = ControllerManager(client)
+        manager.start()
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
                       server.pki.admin.key_pem())
@@ -80,6 +88,8 @@ async def run_server(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("kubeherd server shutting down", flush=True)
+    if manager is not None:
+        await manager.stop()
     await server.stop()
     return 0
 
@@ -102,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--default-watch-cache-size", type=int, default=20_000,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+    s.add_argument("--disable-controllers", action="store_true",
+                   help="run no controllers in this server (another server or process runs them)")
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 

@@ -106,3 +106,50 @@ def api_client(cluster: Cluster):  # type: ignore[no-untyped-def]
     c = config.new_client_from_config(str(cluster.kubeconfig))
     yield c
     c.close()
+
+
+def pod_status_running(pod: dict, ready: bool = True, node: str = "node-1") -> dict:
+    """The status a kubelet would report for a running pod (used until kubelets exist)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    containers = pod["spec"]["containers"]
+    flag = "True" if ready else "False"
+    return {
+        "phase": "Running", "hostIP": "10.0.0.1", "podIP": "10.42.0.10", "startTime": now,
+        "podIPs": [{"ip": "10.42.0.10"}],
+        "conditions": [{"type": t, "status": flag if t in ("Ready", "ContainersReady") else "True",
+                        "lastTransitionTime": now}
+                       for t in ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled")],
+        "containerStatuses": [{"name": c["name"], "image": c["image"], "imageID": "", "ready": ready,
+                               "restartCount": 0, "started": True, "state": {"running": {"startedAt": now}}}
+                              for c in containers],
+    }
+
+
+def run_pods(cluster: Cluster, namespace: str, ready: bool = True, label_selector: str = "") -> int:
+    """Act as a kubelet once: mark every pending pod in `namespace` Running (and Ready)."""
+    from kubernetes import client, config
+
+    api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    count = 0
+    for pod in api.list_namespaced_pod(namespace, label_selector=label_selector).items:
+        if pod.metadata.deletion_timestamp:
+            continue
+        raw = api.api_client.sanitize_for_serialization(pod)
+        status = pod_status_running(raw, ready)
+        api.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": status},
+                                        _content_type="application/merge-patch+json")
+        count += 1
+    api.api_client.close()
+    return count
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll until `predicate()` is truthy; returns its value or fails the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

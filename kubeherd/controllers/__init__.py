@@ -1,0 +1,1 @@
+"""The control loops of kube-controller-manager, each one a client of the API."""

@@ -1,0 +1,61 @@
+"""The controller manager: every controller, sharing one informer factory, under one leader lease.
+
+Only the holder of the `kube-controller-manager` Lease runs controllers, so several servers
+sharing one datastore never run the same control loop twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+
+from kubeherd.client import APIClient, EventRecorder, InformerFactory, LeaderElector
+from kubeherd.controllers.base import Context, Controller
+
+log = logging.getLogger(__name__)
+
+
+def default_controllers() -> list[type[Controller]]:
+    from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+
+    return [ReplicaSetController, ReplicationControllerController]
+
+
+class ControllerManager:
+    def __init__(self, client: APIClient, controllers: list[type[Controller]] | None = None,
+                 identity: str = "") -> None:
+        self.client = client
+        self.controller_types = controllers if controllers is not None else default_controllers()
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+        self.elector = LeaderElector(client, "kube-controller-manager", self.identity)
+        self.controllers: list[Controller] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _lead(self) -> None:
+        informers = InformerFactory(self.client)
+        recorder = EventRecorder(self.client, "kube-controller-manager", socket.gethostname())
+        ctx = Context(self.client, informers, recorder)
+        self.controllers = [cls(ctx) for cls in self.controller_types]
+        recorder.start()
+        informers.start()
+        try:
+            await informers.wait_for_sync(60)
+            await asyncio.gather(*(c.run() for c in self.controllers))
+        finally:
+            for c in self.controllers:
+                c.queue.shutdown()
+            await informers.stop()
+            await recorder.stop()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.elector.run(self._lead))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        await self.elector.release()
