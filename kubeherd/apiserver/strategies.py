@@ -7,6 +7,7 @@ their own get `Strategy`, which is right for most of them.
 
 from __future__ import annotations
 
+import copy
 import datetime
 from typing import Any
 
@@ -151,6 +152,22 @@ class NamespaceStrategy(Strategy):
         return not (obj.get("spec") or {}).get("finalizers")
 
 
+# What upstream's defaulting fills into workload specs when the client leaves it out.
+_SPEC_DEFAULTS: dict[str, Obj] = {
+    "Deployment": {"replicas": 1, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                   "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}},
+    "ReplicaSet": {"replicas": 1},
+    "ReplicationController": {"replicas": 1},
+    "StatefulSet": {"replicas": 1, "podManagementPolicy": "OrderedReady", "revisionHistoryLimit": 10,
+                    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                    "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}},
+    "DaemonSet": {"revisionHistoryLimit": 10,
+                  "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
+    "CronJob": {"concurrencyPolicy": "Allow", "suspend": False, "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 1},
+}
+
+
 class WorkloadStrategy(Strategy):
     """Objects with a pod template get the pod spec defaults in the template."""
 
@@ -165,6 +182,13 @@ class WorkloadStrategy(Strategy):
         spec = obj.get("spec")
         if not isinstance(spec, dict):
             return
+        for key, value in _SPEC_DEFAULTS.get(obj.get("kind", ""), {}).items():
+            if key not in spec:
+                spec[key] = copy.deepcopy(value)
+        if obj.get("kind") == "ReplicationController" and not spec.get("selector"):
+            labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+            if labels:
+                spec["selector"] = dict(labels)
         template = spec.get("template")
         if isinstance(spec.get("jobTemplate"), dict):
             template = (spec["jobTemplate"].get("spec") or {}).get("template")

@@ -19,9 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def default_controllers() -> list[type[Controller]]:
+    from kubeherd.controllers.deployment import DeploymentController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
 
-    return [ReplicaSetController, ReplicationControllerController]
+    return [ReplicaSetController, ReplicationControllerController, DeploymentController]
 
 
 class ControllerManager:
