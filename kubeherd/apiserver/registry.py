@@ -225,7 +225,8 @@ class Registry:
             try:
                 return await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run)
             except errors.APIError as exc:
-                if exc.code == 409 and exc.reason == "Conflict" and not requested_rv and attempt < PATCH_RETRIES - 1:
+                if exc.code == 409 and exc.reason == "Conflict" and not _pins_version(patch_type, patch) \
+                        and attempt < PATCH_RETRIES - 1:
                     continue  # someone wrote in between: re-apply the patch to the new state
                 raise
         raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
@@ -390,6 +391,14 @@ class Registry:
             raise errors.bad_request(f"continue key is not valid: {exc}") from exc
         # the token stores the key after the prefix plus a NUL: resume strictly after it
         return revision, prefix + start.rstrip("\x00")
+
+
+def _pins_version(patch_type: str, patch: Any) -> bool:
+    """Whether the patch itself names a resourceVersion (then a conflict is the client's to handle)."""
+    if patch_type == "merge":
+        return isinstance(patch, dict) and "resourceVersion" in (patch.get("metadata") or {})
+    return isinstance(patch, list) and any(isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion"
+                                           for op in patch)
 
 
 class APIErrorFromPatch(errors.APIError):

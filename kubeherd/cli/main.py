@@ -15,8 +15,9 @@ import yaml
 
 from kubeherd.apiserver.admission import UserInfo
 from kubeherd.apiserver.server import APIServer, ServerConfig
-from kubeherd.client import APIClient, Identity, InProcessTransport
+from kubeherd.client import APIClient, HTTPTransport, Identity, InProcessTransport, KubeConfig
 from kubeherd.controllers.manager import ControllerManager
+from kubeherd.sim import SimulatedNodes
 from kubeherd.storage.sqlite import SQLiteStore
 
 
@@ -69,8 +70,16 @@ async def run_server(args: argparse.Namespace) -> int:
     if not args.disable_controllers:
         client = APIClient(InProcessTransport(server.dispatch_as,
                                               Identity("system:kube-controller-manager", ("system:masters",))))
-        manager = ControllerManager(client)
+        manager = ControllerManager(client, options={"node_monitor_grace_period": args.node_monitor_grace_period},
+                                    ca_pem=server.pki.ca.cert_pem())
         manager.start()
+    simulated = None
+    if args.simulate_nodes:
+        sim_client = APIClient(InProcessTransport(server.dispatch_as, Identity("kubeherd-sim", ("system:masters",))))
+        # heartbeats well inside the grace period, however short a test makes it
+        simulated = SimulatedNodes(sim_client, args.simulate_nodes,
+                                   heartbeat=min(10.0, args.node_monitor_grace_period / 4))
+        await simulated.start()
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
                       server.pki.admin.key_pem())
@@ -88,9 +97,26 @@ async def run_server(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("kubeherd server shutting down", flush=True)
+    if simulated is not None:
+        await simulated.stop()
     if manager is not None:
         await manager.stop()
     await server.stop()
+    return 0
+
+
+async def run_sim(args: argparse.Namespace) -> int:
+    client = APIClient(HTTPTransport(KubeConfig.load(args.kubeconfig), user_agent="kubeherd-sim"))
+    simulated = SimulatedNodes(client, args.nodes, prefix=args.prefix, heartbeat=args.heartbeat)
+    await simulated.start()
+    print(f"kubeherd sim: {args.nodes} simulated nodes registered ({args.prefix}0 …)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await simulated.stop()
+    await client.transport.close()
     return 0
 
 
@@ -112,8 +138,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--default-watch-cache-size", type=int, default=20_000,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+    s.add_argument("--simulate-nodes", type=int, default=0, metavar="N",
+                   help="register N simulated nodes (no containers) that run the pods bound to them")
+    s.add_argument("--node-monitor-grace-period", type=float, default=50.0, metavar="SECONDS",
+                   help="how long a node may go without a heartbeat before it is marked Unknown")
     s.add_argument("--disable-controllers", action="store_true",
                    help="run no controllers in this server (another server or process runs them)")
+    sim = sub.add_parser("sim", help="run simulated nodes against a cluster")
+    sim.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster to join")
+    sim.add_argument("--nodes", type=int, default=1, help="how many nodes to simulate")
+    sim.add_argument("--prefix", default="sim-node-", help="node names are this prefix plus a number")
+    sim.add_argument("--heartbeat", type=float, default=10.0, help="seconds between a node's Lease renewals")
+    sim.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -130,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         except KeyboardInterrupt:
             return 0
+    if args.command == "sim":
+        try:
+            import uvloop
+            return uvloop.run(run_sim(args))
+        except (OSError, ValueError) as exc:
+            print(f"kubeherd sim: {exc}", file=sys.stderr)
+            return 1
     return 2
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kubeherd.client import (
@@ -59,6 +59,10 @@ class Context:
     client: APIClient
     informers: InformerFactory
     recorder: EventRecorder
+    # Settings from the server's flags, by name (e.g. "node_monitor_grace_period").
+    options: dict[str, Any] = field(default_factory=dict)
+    # The cluster CA certificate (PEM), published into every namespace as kube-root-ca.crt.
+    ca_pem: bytes = b""
 
 
 class Controller:

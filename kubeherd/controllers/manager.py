@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import uuid
+from typing import Any
 
 from kubeherd.client import APIClient, EventRecorder, InformerFactory, LeaderElector
 from kubeherd.controllers.base import Context, Controller
@@ -20,15 +21,20 @@ log = logging.getLogger(__name__)
 
 def default_controllers() -> list[type[Controller]]:
     from kubeherd.controllers.deployment import DeploymentController
+    from kubeherd.controllers.nodeipam import NodeIPAMController
+    from kubeherd.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
 
-    return [ReplicaSetController, ReplicationControllerController, DeploymentController]
+    return [ReplicaSetController, ReplicationControllerController, DeploymentController, NodeIPAMController,
+            NodeLifecycleController, TaintEvictionController]
 
 
 class ControllerManager:
     def __init__(self, client: APIClient, controllers: list[type[Controller]] | None = None,
-                 identity: str = "") -> None:
+                 identity: str = "", options: dict[str, Any] | None = None, ca_pem: bytes = b"") -> None:
         self.client = client
+        self.options = options or {}
+        self.ca_pem = ca_pem
         self.controller_types = controllers if controllers is not None else default_controllers()
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
         self.elector = LeaderElector(client, "kube-controller-manager", self.identity)
@@ -38,7 +44,7 @@ class ControllerManager:
     async def _lead(self) -> None:
         informers = InformerFactory(self.client)
         recorder = EventRecorder(self.client, "kube-controller-manager", socket.gethostname())
-        ctx = Context(self.client, informers, recorder)
+        ctx = Context(self.client, informers, recorder, self.options, self.ca_pem)
         self.controllers = [cls(ctx) for cls in self.controller_types]
         recorder.start()
         informers.start()
