@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,3 +154,32 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+class Kubelet:
+    """Keeps marking a namespace's pods Running/Ready while a test runs."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from kubernetes import client, config
+
+        api = client.CoreV1Api(config.new_client_from_config(str(self.cluster.kubeconfig)))
+        while not self.stop.is_set():
+            for pod in api.list_namespaced_pod(self.namespace).items:
+                try:
+                    if pod.metadata.deletion_timestamp:
+                        api.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
+                    elif pod.status.phase != "Running":
+                        raw = api.api_client.sanitize_for_serialization(pod)
+                        api.patch_namespaced_pod_status(pod.metadata.name, self.namespace,
+                                                        {"status": pod_status_running(raw)},
+                                                        _content_type="application/merge-patch+json")
+                except client.ApiException:
+                    pass
+            self.stop.wait(0.2)
+        api.api_client.close()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import Cluster, run_pods, wait_for
+from tests.integration.conftest import Cluster, Kubelet, run_pods, wait_for
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -22,37 +22,6 @@ spec:
     metadata: {{labels: {{app: {name}}}}}
     spec: {{containers: [{{name: web, image: "nginx:1.25"}}]}}
 """
-
-
-class Kubelet:
-    """Keeps marking a namespace's pods Running/Ready while a test runs."""
-
-    def __init__(self, cluster: Cluster, namespace: str) -> None:
-        self.cluster = cluster
-        self.namespace = namespace
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from kubernetes import client, config
-
-        from tests.integration.conftest import pod_status_running
-
-        api = client.CoreV1Api(config.new_client_from_config(str(self.cluster.kubeconfig)))
-        while not self.stop.is_set():
-            for pod in api.list_namespaced_pod(self.namespace).items:
-                try:
-                    if pod.metadata.deletion_timestamp:
-                        api.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
-                    elif pod.status.phase != "Running":
-                        raw = api.api_client.sanitize_for_serialization(pod)
-                        api.patch_namespaced_pod_status(pod.metadata.name, self.namespace,
-                                                        {"status": pod_status_running(raw)},
-                                                        _content_type="application/merge-patch+json")
-                except client.ApiException:
-                    pass
-            self.stop.wait(0.2)
-        api.api_client.close()
 
 
 @pytest.fixture
