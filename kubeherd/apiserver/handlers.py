@@ -22,13 +22,15 @@ from kubeherd.api.patch import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
-    json_patch,
-    merge_patch,
 )
 from kubeherd.api.resources import Catalog, Resource
+from kubeherd.apiserver.auth import Authenticator
+from kubeherd.apiserver.decoding import FieldChecks, decode_object, parse, schema_for
+from kubeherd.apiserver.eviction import evict
 from kubeherd.apiserver.http import Request, Response, StreamResponse
 from kubeherd.apiserver.listing import Lister, ListQuery
-from kubeherd.apiserver.registry import DeleteOptions, Registry
+from kubeherd.apiserver.registry import DeleteOptions, Registry, apply_patch, pins_version
+from kubeherd.apiserver.reviews import REVIEW_KINDS, review
 from kubeherd.apiserver.strategies import strategy_for
 from kubeherd.apiserver.tables import TABLE_MEDIA, TableWriter, wants_table
 from kubeherd.storage.cache import CachedObject, TooOld, Watcher
@@ -86,18 +88,8 @@ def _verb(method: str, has_name: bool, watch: bool) -> str:
 
 
 def decode_body(request: Request, allow_empty: bool = False) -> Any:
-    if request.body_too_large:
-        raise errors.too_large(3 * 1024 * 1024)
-    if not request.body:
-        if allow_empty:
-            return None
-        raise errors.bad_request("the request body is empty")
-    content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
-    if content_type in ("application/json", "", "*/*"):
-        return _json(request.body)
-    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
-        return _yaml(request.body)
-    raise errors.unsupported_media_type(content_type)
+    """A body that is not an object of the resource's kind (DeleteOptions, Eviction, …)."""
+    return parse(request, allow_empty=allow_empty)[0]
 
 
 def _json(body: bytes) -> Any:
@@ -145,7 +137,9 @@ def scale_of(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class ResourceHandler:
-    def __init__(self, registry: Registry, bookmark_interval: float = 60.0) -> None:
+    def __init__(self, registry: Registry, bookmark_interval: float = 60.0,
+                 authenticator: Authenticator | None = None) -> None:
+        self.authenticator = authenticator
         self.registry = registry
         self.cache = registry.cache
         self.lister = Lister(registry)
@@ -336,16 +330,25 @@ class ResourceHandler:
         resource = target.resource
         if target.name and not target.subresource:
             raise errors.method_not_allowed()
+        if target.subresource == "eviction":
+            status, out = await evict(self.registry, resource, target.namespace, target.name, decode_body(request),
+                                      request.arg("dryRun"))
+            return json_response(status, out)
         if target.subresource:
             raise errors.method_not_allowed(f"the subresource {target.subresource} is not served yet")
-        body = decode_body(request)
+        if resource.kind in REVIEW_KINDS:
+            return json_response(201, orjson.dumps(review(resource, target.namespace, decode_body(request),
+                                                          request.user, self.authenticator)))
+        checks = FieldChecks.from_request(request)
+        body = decode_object(request, resource, checks)
         dry_run = request.arg("dryRun") == "All"
         obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run)
-        return json_response(201, raw)
+        return json_response(201, raw, checks.headers())
 
     async def update(self, request: Request, target: Target) -> Response:
-        body = decode_body(request)
         resource = target.resource
+        checks = FieldChecks.from_request(request)
+        body = decode_object(request, resource, checks, target.subresource)
         dry_run = request.arg("dryRun") == "All"
         if target.subresource == "scale":
             return await self._write_scale(request, target, body, dry_run)
@@ -353,7 +356,7 @@ class ResourceHandler:
             return await self._finalize(target, body, dry_run)
         obj, raw, _ = await self.registry.update(resource, target.namespace, target.name, body,
                                                  subresource=target.subresource, dry_run=dry_run)
-        return json_response(200, raw)
+        return json_response(200, raw, checks.headers())
 
     async def patch(self, request: Request, target: Target) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -361,7 +364,9 @@ class ResourceHandler:
             patch_type = "merge"
         elif content_type == JSON_PATCH:
             patch_type = "json"
-        elif content_type in (STRATEGIC_MERGE_PATCH, APPLY_PATCH):
+        elif content_type == STRATEGIC_MERGE_PATCH:
+            patch_type = "strategic"
+        elif content_type == APPLY_PATCH:
             raise errors.unsupported_media_type(content_type)
         else:
             raise errors.unsupported_media_type(content_type or "none")
@@ -373,14 +378,19 @@ class ResourceHandler:
                                      "a merge patch must be a JSON object")
         dry_run = request.arg("dryRun") == "All"
         resource = target.resource
+        checks = FieldChecks.from_request(request)
+        root = schema_for(resource, target.subresource)
         if target.subresource == "scale":
             cached = await self.registry.get(resource, target.namespace, target.name)
             scale = scale_of(resource, cached.obj)
-            patched = merge_patch(scale, patch) if patch_type == "merge" else json_patch(scale, patch)
+            patched = checks.check(root, apply_patch(resource, scale, patch_type, patch), None)
+            if not pins_version(patch_type, patch):
+                patched.get("metadata", {}).pop("resourceVersion", None)  # retried on conflict, as upstream
             return await self._write_scale(request, target, patched, dry_run)
         obj, raw = await self.registry.patch(resource, target.namespace, target.name, patch_type, patch,
-                                             subresource=target.subresource, dry_run=dry_run)
-        return json_response(200, raw)
+                                             subresource=target.subresource, dry_run=dry_run,
+                                             check=lambda patched: checks.check(root, patched, None))
+        return json_response(200, raw, checks.headers())
 
     async def _write_scale(self, request: Request, target: Target, body: Any, dry_run: bool) -> Response:
         resource = target.resource

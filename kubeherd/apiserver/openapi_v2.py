@@ -7,22 +7,30 @@ application/com.github.proto-openapi.spec.v2@v1.0+protobuf`). They decode the bo
 vendor extension names the object's kind and which declares a `fieldValidation` query parameter.
 If one is found they send `?fieldValidation=Strict` and leave validation to the server; without
 the document at all (a 404) they stop with "the server could not find the requested resource".
-Newer kubectls read `/openapi/v3` first (see `openapi.py`) and fall back to this document.
+`kubectl explain --output=plaintext-openapiv2` (and the 1.27 explain when it cannot use v3) reads
+the `definitions`: each kind's schema is found by its `x-kubernetes-group-version-kind`, fields
+follow `$ref`s, and every reference must name a definition of the document. Newer kubectls read
+`/openapi/v3` first (see `openapi.py`) and fall back to this document.
 
 The document mirrors the v3 group-version documents: the same paths and operations for every
-resource in the catalog, with no schemas (`definitions` is empty). The protobuf encoding is
-written by hand for the handful of gnostic messages this document uses; the field numbers are
-those of gnostic's `openapiv2/OpenAPIv2.proto` (google/gnostic, google/gnostic-models), and the
-encoder raises on anything it does not know how to encode rather than dropping it silently.
+resource in the catalog, whose responses reference the kind's schema as upstream's do (the kind,
+its list, `Status` for deletes), and `definitions` holding the 1.33 schemas those reach
+(`kubeherd.api.schema`). The protobuf encoding is written by hand for the gnostic messages this
+document uses; the field numbers are those of gnostic's `openapiv2/OpenAPIv2.proto`
+(google/gnostic-models), and the encoder raises on anything it does not know how to encode
+rather than dropping it silently.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import orjson
 import yaml
 
 from kubeherd.api.resources import Catalog, Resource
+from kubeherd.api.schema import KUBERNETES_VERSION, definition_name, swagger_definitions
 
 # What kube-apiserver (kube-openapi's handler) answers with, whether the client asked for this
 # type or for the deprecated `com.github.proto-openapi.spec.v2@v1.0+protobuf`: client-go parses
@@ -31,7 +39,14 @@ PROTOBUF_MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobu
 PROTOBUF_DEPRECATED_MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 
 _QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty")
-_OK = {"200": {"description": "OK"}}
+DEFINITIONS_REF = "#/definitions/"
+STATUS = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
+# The response codes of each action, as upstream's operations declare them.
+_RESPONSE_CODES = {
+    "get": ("200",), "list": ("200",), "post": ("200", "201", "202"), "put": ("200", "201"),
+    "patch": ("200", "201"), "delete": ("200", "202"),
+}
+_DESCRIPTIONS = {"200": "OK", "201": "Created", "202": "Accepted", "401": "Unauthorized"}
 
 
 # --- the Swagger 2.0 document -------------------------------------------------------------------
@@ -46,13 +61,30 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "type": "string", "uniqueItems": True}
 
 
+def _responses(action: str, schema: str | None) -> dict[str, Any]:
+    """`schema`: the definition the response body is (None: the response has no schema)."""
+    out: dict[str, Any] = {}
+    for code in _RESPONSE_CODES[action]:
+        out[code] = {"description": _DESCRIPTIONS[code]}
+        if schema:
+            out[code]["schema"] = {"$ref": DEFINITIONS_REF + schema}
+    out["401"] = {"description": _DESCRIPTIONS["401"]}
+    return out
+
+
+def _response_schema(group: str, version: str, kind: str, action: str) -> str | None:
+    if action == "delete":
+        return STATUS
+    return definition_name(group, version, kind + "List" if action == "list" else kind)
+
+
 def _operation(group: str, version: str, kind: str, action: str, tag: str,
                extra: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "tags": [tag],
         "operationId": f"{action}{kind}",
         "parameters": [_query_param(p) for p in _QUERY + extra],
-        "responses": _OK,
+        "responses": _responses(action, _response_schema(group, version, kind, action)),
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
     }
@@ -94,16 +126,32 @@ def _resource_paths(r: Resource) -> dict[str, dict[str, Any]]:
     return paths
 
 
+def response_schemas(paths: dict[str, Any]) -> list[str]:
+    """The definitions the operations of `paths` answer with, in order of first mention."""
+    found: dict[str, None] = {}
+    for item in paths.values():
+        for key, op in item.items():
+            if key == "parameters":
+                continue
+            for response in op.get("responses", {}).values():
+                ref = response.get("schema", {}).get("$ref", "")
+                if ref:
+                    found.setdefault(ref.removeprefix(DEFINITIONS_REF))
+    return list(found)
+
+
 def swagger_document(catalog: Catalog) -> dict[str, Any]:
-    """The Swagger 2.0 document for every resource in the catalog, paths sorted as upstream's are."""
+    """The Swagger 2.0 document for every resource in the catalog, paths sorted as upstream's are,
+    with the definitions its operations reach."""
     paths: dict[str, Any] = {}
     for r in catalog.resources:
         paths.update(_resource_paths(r))
+    paths = dict(sorted(paths.items()))
     return {
         "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": "v1.33.0"},
-        "paths": dict(sorted(paths.items())),
-        "definitions": {},
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+        "paths": paths,
+        "definitions": swagger_definitions(response_schemas(paths)),
     }
 
 
@@ -113,7 +161,14 @@ _VARINT = 0
 _LEN = 2
 
 
+_ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))
+
+
 def _varint(value: int) -> bytes:
+    if value < 0x80:  # most keys and lengths: one byte
+        return _ONE_BYTE[value]
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while True:
         low = value & 0x7F
@@ -125,9 +180,14 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+_LEN_TAGS = tuple(_varint(number << 3 | _LEN) for number in range(32))
+
+
 def _len_field(number: int, payload: bytes) -> bytes:
     """A length-delimited field: an embedded message (always written, even empty) or a string."""
-    return _varint(number << 3 | _LEN) + _varint(len(payload)) + payload
+    size = len(payload)
+    tag = _LEN_TAGS[number] if number < len(_LEN_TAGS) else _varint(number << 3 | _LEN)
+    return b"".join((tag, _ONE_BYTE[size] if size < 0x80 else _varint(size), payload))
 
 
 def _str(number: int, value: str) -> bytes:
@@ -149,11 +209,16 @@ def _check_keys(obj: dict[str, Any], known: set[str], what: str) -> None:
         raise ValueError(f"cannot encode {what} field(s) {sorted(unknown)}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _yaml(value_json: bytes) -> str:
+    # A few hundred extensions repeat a few dozen values ("atomic", ["name"], ...): dump each once.
+    text = yaml.safe_dump(orjson.loads(value_json), default_flow_style=False, sort_keys=True)
+    return text.removesuffix("...\n")  # PyYAML ends a bare scalar document with "..."; Go's doesn't
+
+
 def _named_any(name: str, value: Any) -> bytes:
     # NamedAny { string name = 1; Any value = 2; }  Any { string yaml = 2; }
-    text = yaml.safe_dump(value, default_flow_style=False, sort_keys=True)
-    text = text.removesuffix("...\n")  # PyYAML ends a bare scalar document with "..."; Go's doesn't
-    return _str(1, name) + _len_field(2, _str(2, text))
+    return _str(1, name) + _len_field(2, _str(2, _yaml(orjson.dumps(value))))
 
 
 def _extensions(number: int, obj: dict[str, Any]) -> bytes:
@@ -184,16 +249,56 @@ def _parameter(param: dict[str, Any]) -> bytes:
     return _len_field(1, _len_field(2, _len_field(choice, sub)))
 
 
-def _responses(responses: dict[str, Any]) -> bytes:
+_SCHEMA_KEYS = {"$ref", "format", "description", "required", "additionalProperties", "type", "items",
+                "properties"}
+
+
+def _schema(schema: dict[str, Any]) -> bytes:
+    # Schema: _ref 1, format 2, description 4, required 19, additional_properties 21, type 22,
+    # items 23, properties 25, vendor_extension 31.
+    _check_keys(schema, _SCHEMA_KEYS, "schema")
+    out = _str(1, schema.get("$ref", "")) + _str(2, schema.get("format", ""))
+    out += _str(4, schema.get("description", ""))
+    out += b"".join(_len_field(19, name.encode()) for name in schema.get("required", ()))
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, bool):
+        # AdditionalPropertiesItem { oneof { Schema schema = 1; bool boolean = 2; } }: a oneof
+        # member is written even when false.
+        out += _len_field(21, _varint(2 << 3 | _VARINT) + (b"\x01" if extra else b"\x00"))
+    elif extra is not None:
+        out += _len_field(21, _len_field(1, _schema(extra)))
+    kind = schema.get("type")
+    if kind:
+        # TypeItem { repeated string value = 1; }
+        out += _len_field(22, b"".join(_len_field(1, t.encode()) for t in ([kind] if isinstance(kind, str) else kind)))
+    if "items" in schema:
+        # ItemsItem { repeated Schema schema = 1; }
+        out += _len_field(23, _len_field(1, _schema(schema["items"])))
+    if "properties" in schema:
+        out += _len_field(25, _named_schemas(schema["properties"]))  # Properties { additional_properties = 1 }
+    return out + _extensions(31, schema)
+
+
+def _named_schemas(schemas: dict[str, Any]) -> bytes:
+    # repeated NamedSchema additional_properties = 1; NamedSchema { string name = 1; Schema value = 2; }
+    return b"".join(_len_field(1, _str(1, name) + _len_field(2, _schema(sub))) for name, sub in schemas.items())
+
+
+def _responses_message(responses: dict[str, Any]) -> bytes:
     # Responses { repeated NamedResponseValue response_code = 1; }
     # NamedResponseValue { string name = 1; ResponseValue value = 2; }
-    # ResponseValue { Response response = 1; }  Response { string description = 1; }
+    # ResponseValue { Response response = 1; }
+    # Response { string description = 1; SchemaItem schema = 2; vendor_extension = 5; }
+    # SchemaItem { Schema schema = 1; }
     out = b""
     for code, response in responses.items():
         if code.startswith("x-"):
             continue
-        _check_keys(response, {"description"}, "response")
-        body = _str(1, response.get("description", "")) + _extensions(5, response)
+        _check_keys(response, {"description", "schema"}, "response")
+        body = _str(1, response.get("description", ""))
+        if "schema" in response:
+            body += _len_field(2, _len_field(1, _schema(response["schema"])))
+        body += _extensions(5, response)
         out += _len_field(1, _str(1, code) + _len_field(2, _len_field(1, body)))
     return out + _extensions(2, responses)
 
@@ -208,7 +313,7 @@ def _operation_message(op: dict[str, Any]) -> bytes:
     out += _str(5, op.get("operationId", ""))
     out += b"".join(_len_field(8, _parameter(p)) for p in op.get("parameters", ()))
     if "responses" in op:
-        out += _len_field(9, _responses(op["responses"]))
+        out += _len_field(9, _responses_message(op["responses"]))
     return out + _extensions(13, op)
 
 
@@ -235,8 +340,6 @@ def encode_protobuf(document: dict[str, Any]) -> bytes:
     """
     # Document: swagger 1, info 2, paths 8, definitions 9, vendor_extension 16.
     _check_keys(document, {"swagger", "info", "paths", "definitions"}, "document")
-    if document.get("definitions"):
-        raise ValueError("cannot encode schema definitions")
     out = _str(1, document["swagger"])
     if "info" in document:
         # Info: title 1, version 2, description 3, vendor_extension 7.
@@ -253,5 +356,6 @@ def encode_protobuf(document: dict[str, Any]) -> bytes:
                 body += _len_field(2, _str(1, name) + _len_field(2, _path_item(item)))
         out += _len_field(8, body)
     if "definitions" in document:
-        out += _len_field(9, b"")  # Definitions { repeated NamedSchema additional_properties = 1; }
+        # Definitions { repeated NamedSchema additional_properties = 1; }
+        out += _len_field(9, _named_schemas(document["definitions"]))
     return out + _extensions(16, document)

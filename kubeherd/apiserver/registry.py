@@ -21,6 +21,8 @@ import orjson
 from kubeherd.api import errors
 from kubeherd.api.patch import PatchError, json_patch, merge_patch
 from kubeherd.api.resources import CATALOG, Catalog, Resource
+from kubeherd.api.schema import kind_schema
+from kubeherd.api.strategic import StrategicPatchError, strategic_merge_patch
 from kubeherd.apiserver import admission
 from kubeherd.apiserver.strategies import rfc3339, spec_of, strategy_for
 from kubeherd.storage.cache import CachedObject, WatchCache
@@ -202,14 +204,14 @@ class Registry:
         return result[0], result[1], False
 
     async def patch(self, resource: Resource, namespace: str, name: str, patch_type: str, patch: Any, *,
-                    subresource: str = "", dry_run: bool = False) -> tuple[Obj, bytes]:
+                    subresource: str = "", dry_run: bool = False,
+                    check: Callable[[Obj], Obj] | None = None) -> tuple[Obj, bytes]:
         for attempt in range(PATCH_RETRIES):
             current = await self.get(resource, namespace, name)
             base = orjson.loads(self._versioned(resource, current))
-            try:
-                patched = merge_patch(base, patch) if patch_type == "merge" else json_patch(base, patch)
-            except PatchError as exc:
-                raise APIErrorFromPatch(str(exc)) from exc
+            patched = apply_patch(resource, base, patch_type, patch)
+            if check is not None:
+                patched = check(patched)
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch must produce an object")
             obj = self._check_body(resource, patched)
@@ -225,7 +227,7 @@ class Registry:
             try:
                 return await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run)
             except errors.APIError as exc:
-                if exc.code == 409 and exc.reason == "Conflict" and not _pins_version(patch_type, patch) \
+                if exc.code == 409 and exc.reason == "Conflict" and not pins_version(patch_type, patch) \
                         and attempt < PATCH_RETRIES - 1:
                     continue  # someone wrote in between: re-apply the patch to the new state
                 raise
@@ -393,9 +395,23 @@ class Registry:
         return revision, prefix + start.rstrip("\x00")
 
 
-def _pins_version(patch_type: str, patch: Any) -> bool:
+def apply_patch(resource: Resource, base: Obj, patch_type: str, patch: Any) -> Any:
+    """Apply a patch of `patch_type` ("merge", "json" or "strategic") to `base`; 4xx on bad patches."""
+    try:
+        if patch_type == "merge":
+            return merge_patch(base, patch)
+        if patch_type == "json":
+            return json_patch(base, patch)
+        return strategic_merge_patch(base, patch, kind_schema(resource.group, resource.version, resource.kind))
+    except PatchError as exc:
+        raise APIErrorFromPatch(str(exc)) from exc
+    except StrategicPatchError as exc:
+        raise errors.APIError(exc.code, exc.reason, exc.status_message) from exc
+
+
+def pins_version(patch_type: str, patch: Any) -> bool:
     """Whether the patch itself names a resourceVersion (then a conflict is the client's to handle)."""
-    if patch_type == "merge":
+    if patch_type in ("merge", "strategic"):
         return isinstance(patch, dict) and "resourceVersion" in (patch.get("metadata") or {})
     return isinstance(patch, list) and any(isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion"
                                            for op in patch)

@@ -66,7 +66,7 @@ class APIServer:
         self.cache = WatchCache(store, [r.storage_prefix for r in catalog.stored()],
                                 window=config.watch_cache_size, node_indexed=[pods.storage_prefix])
         self.registry = Registry(store, self.cache, catalog)
-        self.resources = ResourceHandler(self.registry, config.bookmark_interval)
+        self.resources = ResourceHandler(self.registry, config.bookmark_interval, self.authenticator)
         self.discovery = Discovery(catalog)
         self.openapi = OpenAPI(catalog)
         swagger = swagger_document(catalog)
@@ -146,6 +146,7 @@ class APIServer:
             return self._public(path)
         if user is None:
             raise errors.unauthorized()
+        request.user = user
         if not auth.authorize(user):
             target = route(self.catalog, request.method, path, request.arg("watch") in ("true", "1"))
             if target is None:

@@ -21,12 +21,20 @@ log = logging.getLogger(__name__)
 
 def default_controllers() -> list[type[Controller]]:
     from kubeherd.controllers.deployment import DeploymentController
+    from kubeherd.controllers.disruption import DisruptionController
+    from kubeherd.controllers.endpoints import EndpointsController
+    from kubeherd.controllers.endpointslice import EndpointSliceController
+    from kubeherd.controllers.garbagecollector import GarbageCollector
+    from kubeherd.controllers.namespace import NamespaceController
     from kubeherd.controllers.nodeipam import NodeIPAMController
     from kubeherd.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
+    from kubeherd.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
 
     return [ReplicaSetController, ReplicationControllerController, DeploymentController, NodeIPAMController,
-            NodeLifecycleController, TaintEvictionController]
+            NodeLifecycleController, TaintEvictionController, GarbageCollector, NamespaceController,
+            ServiceAccountsController, RootCACertPublisher, EndpointsController, EndpointSliceController,
+            DisruptionController]
 
 
 class ControllerManager:

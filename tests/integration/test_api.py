@@ -243,25 +243,30 @@ def test_watch_resume_and_expiry(tmp_path: Path) -> None:
     c = start_server(tmp_path, ["--default-watch-cache-size", "20", "--watch-bookmark-interval", "0.5"])
     try:
         raw = Raw(c)
-        _, first = raw.json("POST", "/api/v1/namespaces/default/configmaps", configmap("w0"))
+        def labelled(name: str) -> dict[str, Any]:
+            cm = configmap(name)
+            cm["metadata"]["labels"] = {"test": "watch"}  # controllers add other configmaps of their own
+            return cm
+
+        _, first = raw.json("POST", "/api/v1/namespaces/default/configmaps", labelled("w0"))
         start_rv = first["metadata"]["resourceVersion"]
         for i in range(1, 5):
-            raw.json("POST", "/api/v1/namespaces/default/configmaps", configmap(f"w{i}"))
+            raw.json("POST", "/api/v1/namespaces/default/configmaps", labelled(f"w{i}"))
         # resuming from a recent resource version replays exactly what came after it
-        events = raw.watch_lines(f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={start_rv}", 4)
+        events = raw.watch_lines(f"/api/v1/namespaces/default/configmaps?labelSelector=test%3Dwatch&watch=true&resourceVersion={start_rv}", 4)
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
             ("ADDED", "w1"), ("ADDED", "w2"), ("ADDED", "w3"), ("ADDED", "w4")]
         # watching from 0 starts with synthetic ADDED events for what exists
-        events = raw.watch_lines("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0", 5)
+        events = raw.watch_lines("/api/v1/namespaces/default/configmaps?labelSelector=test%3Dwatch&watch=true&resourceVersion=0", 5)
         assert sorted(e["object"]["metadata"]["name"] for e in events) == ["w0", "w1", "w2", "w3", "w4"]
         # bookmarks carry only the resource version
-        events = raw.watch_lines("/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true"
+        events = raw.watch_lines("/api/v1/namespaces/default/configmaps?labelSelector=test%3Dwatch&watch=true&allowWatchBookmarks=true"
                                  f"&resourceVersion={events[-1]['object']['metadata']['resourceVersion']}", 1)
         assert events[0]["type"] == "BOOKMARK" and set(events[0]["object"]["metadata"]) == {"resourceVersion"}
         for i in range(30):
             raw.json("PATCH", "/api/v1/namespaces/default/configmaps/w1", {"data": {"i": str(i)}},
                      headers={"Content-Type": "application/merge-patch+json"})
-        events = raw.watch_lines(f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={start_rv}", 1)
+        events = raw.watch_lines(f"/api/v1/namespaces/default/configmaps?labelSelector=test%3Dwatch&watch=true&resourceVersion={start_rv}", 1)
         assert events[0]["type"] == "ERROR"
         assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
     finally:
@@ -314,17 +319,22 @@ def test_python_client_pagination(cluster: Cluster, api_client: Any) -> None:
 
     core = client.CoreV1Api(api_client)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="paging")))
+
+    def template(name: str) -> Any:  # pod templates: no controller adds any of its own
+        return client.V1PodTemplate(metadata=client.V1ObjectMeta(name=name), template=client.V1PodTemplateSpec(
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="x")])))
+
     for i in range(7):
-        core.create_namespaced_config_map("paging", client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"c{i}")))
-    first = core.list_namespaced_config_map("paging", limit=3)
+        core.create_namespaced_pod_template("paging", template(f"c{i}"))
+    first = core.list_namespaced_pod_template("paging", limit=3)
     assert [c.metadata.name for c in first.items] == ["c0", "c1", "c2"]
     assert first.metadata.remaining_item_count == 4
     # a write between pages does not show up: pages come from one snapshot
-    core.create_namespaced_config_map("paging", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c3a")))
-    second = core.list_namespaced_config_map("paging", limit=3, _continue=first.metadata._continue)
+    core.create_namespaced_pod_template("paging", template("c3a"))
+    second = core.list_namespaced_pod_template("paging", limit=3, _continue=first.metadata._continue)
     assert [c.metadata.name for c in second.items] == ["c3", "c4", "c5"]
     assert second.metadata.resource_version == first.metadata.resource_version
-    third = core.list_namespaced_config_map("paging", limit=3, _continue=second.metadata._continue)
+    third = core.list_namespaced_pod_template("paging", limit=3, _continue=second.metadata._continue)
     assert [c.metadata.name for c in third.items] == ["c6"] and not third.metadata._continue
 
 

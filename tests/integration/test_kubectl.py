@@ -133,10 +133,14 @@ def test_get_all_and_api_resources(cluster: Cluster, version: str) -> None:
 def test_get_deployment_columns(cluster: Cluster) -> None:
     n = ns(cluster, "1.33", "cols")
     cluster.kubectl("create", "-n", n, "-f", "-", input=DEPLOYMENT.format(name="web"))
-    lines = cluster.kubectl("get", "deploy", "-n", n, "-o", "wide").stdout.splitlines()
+    from tests.integration.conftest import wait_for
+
+    # the deployment controller creates the replica set: 2 up to date, none available (no kubelet)
+    lines = wait_for(lambda: (out := cluster.kubectl("get", "deploy", "-n", n, "-o", "wide").stdout.splitlines())
+                     and out[1].split()[2] == "2" and out, message="deployment status")
     assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES",
                                 "SELECTOR"]
-    assert lines[1].split()[:4] == ["web", "0/2", "0", "0"]
+    assert lines[1].split()[:4] == ["web", "0/2", "2", "0"]
     assert lines[1].split()[5:] == ["web", "nginx:1.25", "app=web"]
 
 

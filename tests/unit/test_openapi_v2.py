@@ -79,10 +79,20 @@ _MESSAGES: dict[str, _Layout] = {
     "Responses": {1: ("response_code", "NamedResponseValue", True)},
     "NamedResponseValue": {1: ("name", "string", False), 2: ("value", "ResponseValue", False)},
     "ResponseValue": {1: ("response", "Response", False)},
-    "Response": {1: ("description", "string", False)},
+    "Response": {1: ("description", "string", False), 2: ("schema", "SchemaItem", False)},
+    "SchemaItem": {1: ("schema", "Schema", False)},
     "NamedAny": {1: ("name", "string", False), 2: ("value", "Any", False)},
     "Any": {2: ("yaml", "string", False)},
-    "Definitions": {},
+    "Definitions": {1: ("additional_properties", "NamedSchema", True)},
+    "NamedSchema": {1: ("name", "string", False), 2: ("value", "Schema", False)},
+    "Schema": {1: ("_ref", "string", False), 2: ("format", "string", False), 4: ("description", "string", False),
+               19: ("required", "string", True), 21: ("additional_properties", "AdditionalPropertiesItem", False),
+               22: ("type", "TypeItem", False), 23: ("items", "ItemsItem", False),
+               25: ("properties", "Properties", False), 31: ("vendor_extension", "NamedAny", True)},
+    "AdditionalPropertiesItem": {1: ("schema", "Schema", False), 2: ("boolean", "bool", False)},
+    "TypeItem": {1: ("value", "string", True)},
+    "ItemsItem": {1: ("schema", "Schema", True)},
+    "Properties": {1: ("additional_properties", "NamedSchema", True)},
 }
 
 
@@ -126,13 +136,41 @@ def _param_json(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _schema_json(schema: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "_ref" in schema:
+        out["$ref"] = schema["_ref"]
+    for name in ("format", "description", "required"):
+        if name in schema:
+            out[name] = schema[name]
+    extra = schema.get("additional_properties")
+    if extra is not None:
+        out["additionalProperties"] = _schema_json(extra["schema"]) if "schema" in extra else extra["boolean"]
+    if "type" in schema:
+        types = schema["type"]["value"]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "items" in schema:
+        [items] = schema["items"]["schema"]
+        out["items"] = _schema_json(items)
+    if "properties" in schema:
+        out["properties"] = {p["name"]: _schema_json(p["value"])
+                             for p in schema["properties"].get("additional_properties", [])}
+    return {**out, **_extensions_json(schema)}
+
+
+def _response_json(response: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": response["description"]}
+    if "schema" in response:
+        out["schema"] = _schema_json(response["schema"]["schema"])
+    return out
+
+
 def _operation_json(op: dict[str, Any]) -> dict[str, Any]:
     return {
         "tags": op["tags"],
         "operationId": op["operation_id"],
         "parameters": [_param_json(p) for p in op["parameters"]],
-        "responses": {r["name"]: {"description": r["value"]["response"]["description"]}
-                      for r in op["responses"]["response_code"]},
+        "responses": {r["name"]: _response_json(r["value"]["response"]) for r in op["responses"]["response_code"]},
         **_extensions_json(op),
     }
 
@@ -146,8 +184,9 @@ def _document_json(doc: dict[str, Any]) -> dict[str, Any]:
             if method in item:
                 out[method] = _operation_json(item[method])
         paths[named["name"]] = out
+    definitions = {d["name"]: _schema_json(d["value"]) for d in doc["definitions"].get("additional_properties", [])}
     return {"swagger": doc["swagger"], "info": {"title": doc["info"]["title"], "version": doc["info"]["version"]},
-            "paths": paths, "definitions": {}}
+            "paths": paths, "definitions": definitions}
 
 
 # --- kubectl's check (cli-runtime resource.supportsQueryParam), over the decoded message --------
@@ -195,10 +234,9 @@ def test_media_type_is_parseable_by_go_mime() -> None:
 
 
 def test_document_header(document: dict[str, Any], decoded: dict[str, Any]) -> None:
-    assert document["swagger"] == "2.0" and document["definitions"] == {}
+    assert document["swagger"] == "2.0"
     assert decoded["swagger"] == "2.0"
     assert decoded["info"] == {"title": "Kubernetes", "version": "v1.33.0"}
-    assert decoded["definitions"] == {}
     # Field 1 (swagger) first, as Go's marshaller writes it.
     assert encode_protobuf(document).startswith(b"\x0a\x032.0")
 
@@ -249,8 +287,45 @@ def test_operations_follow_verbs(document: dict[str, Any]) -> None:
     assert "/api/v1/namespaces/{namespace}/pods/{name}/exec" not in paths  # no patch verb
 
 
+def test_definitions_are_the_schemas_the_operations_reach(document: dict[str, Any], decoded: dict[str, Any]) -> None:
+    definitions = document["definitions"]
+    pod = definitions["io.k8s.api.core.v1.Pod"]
+    assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "kind": "Pod", "version": "v1"}]
+    assert pod["properties"]["spec"] == {
+        "$ref": "#/definitions/io.k8s.api.core.v1.PodSpec",
+        "description": "Specification of the desired behavior of the pod. More info: "
+                       "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#spec-and-status"}
+    # Upstream's v2 shapes for the two scalar unions.
+    assert definitions["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] == {"format": "int-or-string",
+                                                                              "type": "string"}
+    assert definitions["io.k8s.apimachinery.pkg.api.resource.Quantity"] == {"type": "string"}
+    # Every reference names a definition of the document (kubectl's parser refuses a dangling one).
+    refs: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"].removeprefix("#/definitions/"))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    assert refs and refs <= set(definitions)
+    assert "io.k8s.api.apps.v1.DeploymentList" in definitions  # the list operation's response
+    # Responses reference the kind, as upstream's do.
+    get = document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["get"]
+    assert get["responses"]["200"] == {"description": "OK",
+                                       "schema": {"$ref": "#/definitions/io.k8s.api.apps.v1.Deployment"}}
+    assert get["responses"]["401"] == {"description": "Unauthorized"}
+    names = [d["name"] for d in decoded["definitions"]["additional_properties"]]
+    assert names == sorted(definitions)
+
+
 @pytest.mark.parametrize("change", [
-    lambda d: d["definitions"].update({"io.k8s.api.core.v1.Pod": {"type": "object"}}),
+    lambda d: d["definitions"].update({"io.k8s.api.core.v1.Pod": {"type": "object", "allOf": []}}),
     lambda d: d.update({"host": "example.com"}),
     lambda d: d["paths"]["/api/v1/namespaces"]["post"]["parameters"].append(
         {"name": "body", "in": "body", "required": True}),
