@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class APIServer:
         self.http = HTTPServer(self.dispatch, self._ssl_context())
         self.ready = False
         self.port = config.port
+        self.metrics_sources: list[Callable[[], str]] = []
         self._compactor: asyncio.Task[None] | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -154,6 +156,8 @@ class APIServer:
                                       f'path "{path}"', {})
             raise errors.forbidden(user.name, target.verb, target.resource.group, target.resource.plural,
                                    target.name, target.namespace, target.subresource)
+        if path == "/metrics" and request.method == "GET":
+            return Response(200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
         if request.method in ("GET", "HEAD"):
             found = self.discovery.body(path, request.headers.get("accept", ""))
             if found is not None:
@@ -180,6 +184,18 @@ class APIServer:
             if media in ("application/json", "*/*", ""):
                 return Response(200, self.openapi_v2["json"], "application/json", vary)
         raise errors.not_acceptable(accept)
+
+    def metrics_text(self) -> str:
+        """Prometheus text: the server's own figures plus whatever in-process components add."""
+        lines = ["# TYPE apiserver_storage_revision gauge",
+                 f"apiserver_storage_revision {self.store.current_revision()}",
+                 "# TYPE apiserver_storage_objects gauge"]
+        for prefix, cache in sorted(self.cache.resources.items()):
+            if cache.items:
+                lines.append(f'apiserver_storage_objects{{resource="{prefix.split("/")[3]}"}} {len(cache.items)}')
+        for source in self.metrics_sources:
+            lines.append(source())
+        return "\n".join(lines) + "\n"
 
     def _public(self, path: str) -> Response:
         if path == "/version":
