@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def default_controllers() -> list[type[Controller]]:
+    from kubeherd.controllers.daemonset import DaemonSetController
     from kubeherd.controllers.deployment import DeploymentController
     from kubeherd.controllers.disruption import DisruptionController
     from kubeherd.controllers.endpoints import EndpointsController
@@ -30,11 +31,12 @@ def default_controllers() -> list[type[Controller]]:
     from kubeherd.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     from kubeherd.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
+    from kubeherd.controllers.statefulset import StatefulSetController
 
     return [ReplicaSetController, ReplicationControllerController, DeploymentController, NodeIPAMController,
             NodeLifecycleController, TaintEvictionController, GarbageCollector, NamespaceController,
             ServiceAccountsController, RootCACertPublisher, EndpointsController, EndpointSliceController,
-            DisruptionController]
+            DisruptionController, StatefulSetController, DaemonSetController]
 
 
 class ControllerManager:
@@ -64,6 +66,18 @@ class ControllerManager:
                 c.queue.shutdown()
             await informers.stop()
             await recorder.stop()
+
+    def metrics(self) -> str:
+        """Work-queue figures per controller (Prometheus text), for the server's /metrics."""
+        lines = ["# TYPE workqueue_queue_duration_seconds summary", "# TYPE workqueue_depth gauge"]
+        for c in self.controllers:
+            samples = sorted(c.queue.latencies)
+            for q in (0.5, 0.9, 0.99):
+                value = samples[min(len(samples) - 1, int(q * len(samples)))] if samples else 0.0
+                lines.append(f'workqueue_queue_duration_seconds{{name="{c.name}",quantile="{q}"}} {value:.6f}')
+            lines.append(f'workqueue_queue_duration_seconds_count{{name="{c.name}"}} {len(samples)}')
+            lines.append(f'workqueue_depth{{name="{c.name}"}} {len(c.queue)}')
+        return "\n".join(lines)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.elector.run(self._lead))
