@@ -20,23 +20,28 @@ log = logging.getLogger(__name__)
 
 
 def default_controllers() -> list[type[Controller]]:
+    from kubeherd.controllers.cronjob import CronJobController
     from kubeherd.controllers.daemonset import DaemonSetController
     from kubeherd.controllers.deployment import DeploymentController
     from kubeherd.controllers.disruption import DisruptionController
     from kubeherd.controllers.endpoints import EndpointsController
     from kubeherd.controllers.endpointslice import EndpointSliceController
     from kubeherd.controllers.garbagecollector import GarbageCollector
+    from kubeherd.controllers.job import JobController
     from kubeherd.controllers.namespace import NamespaceController
     from kubeherd.controllers.nodeipam import NodeIPAMController
     from kubeherd.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+    from kubeherd.controllers.podgc import PodGCController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
     from kubeherd.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
     from kubeherd.controllers.statefulset import StatefulSetController
+    from kubeherd.controllers.ttlafterfinished import TTLAfterFinishedController
 
     return [ReplicaSetController, ReplicationControllerController, DeploymentController, NodeIPAMController,
             NodeLifecycleController, TaintEvictionController, GarbageCollector, NamespaceController,
             ServiceAccountsController, RootCACertPublisher, EndpointsController, EndpointSliceController,
-            DisruptionController, StatefulSetController, DaemonSetController]
+            DisruptionController, JobController, CronJobController, TTLAfterFinishedController, PodGCController,
+            StatefulSetController, DaemonSetController]
 
 
 class ControllerManager:

@@ -358,6 +358,7 @@ def test_invalid_objects_name_the_field(raw: Raw) -> None:
     pod["spec"]["containers"][0]["resources"] = {}
     status, created = raw.json("POST", "/api/v1/namespaces/default/pods", pod)
     assert status == 201
+    _, created = raw.json("GET", "/api/v1/namespaces/default/pods/q")  # the scheduler may have written since
     created["spec"]["containers"][0]["name"] = "renamed"
     status, body = raw.json("PUT", "/api/v1/namespaces/default/pods/q", created)
     assert status == 422 and body["reason"] == "Invalid"
