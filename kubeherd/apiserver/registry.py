@@ -300,7 +300,21 @@ class Registry:
 
     # ----------------------------------------------------------------- delete
     async def delete(self, resource: Resource, namespace: str, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
-        """Returns (object, gone): gone is False when the object lives on, marked for deletion."""
+        """Returns (object, gone): gone is False when the object lives on, marked for deletion.
+
+        A write that lands between our read and our compare-and-swap is not the client's
+        problem unless it pinned a resourceVersion: the delete is worked out again, as upstream."""
+        for attempt in range(PATCH_RETRIES):
+            try:
+                return await self._delete_once(resource, namespace, name, opts)
+            except errors.APIError as exc:
+                stale = exc.code == 409 and exc.message.endswith(errors.STALE_OBJECT)
+                if not stale or opts.precondition_rv or attempt == PATCH_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _delete_once(self, resource: Resource, namespace: str, name: str, opts: DeleteOptions
+                           ) -> tuple[Obj, bool]:
         current = await self.get(resource, namespace, name)
         obj = orjson.loads(current.raw)
         meta = obj["metadata"]
