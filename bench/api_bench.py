@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httptools
@@ -91,7 +92,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def create_many(port: int, context: ssl.SSLContext, namespace: str, names: list[str],
-                      clients: int) -> tuple[float, list[float]]:
+                      clients: int, make: Callable[[str], bytes] | None = None) -> tuple[float, list[float]]:
     """Create pods with `clients` concurrent connections; returns (seconds, per-call latencies)."""
     queue = list(reversed(names))
     latencies: list[float] = []
@@ -102,7 +103,7 @@ async def create_many(port: int, context: ssl.SSLContext, namespace: str, names:
             while queue:
                 name = queue.pop()
                 t0 = time.perf_counter()
-                status, body = await conn.request("POST", f"/api/v1/namespaces/{namespace}/pods", pod(name))
+                status, body = await conn.request("POST", f"/api/v1/namespaces/{namespace}/pods", (make or pod)(name))
                 latencies.append(time.perf_counter() - t0)
                 if status != 201:
                     raise RuntimeError(f"create failed: {status} {body[:200]!r}")
@@ -210,7 +211,7 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kubeherd-bench-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(tmp / "data"),
-         "--https-listen-port", "0", "--bind-address", "127.0.0.1"],
+         "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--disable-agent"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     assert proc.stdout is not None
     port = 0

@@ -43,7 +43,7 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kubeherd-cbench-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(tmp / "data"),
-         "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--simulate-nodes", str(args.nodes)],
+         "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--disable-agent", "--simulate-nodes", str(args.nodes)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     assert proc.stdout is not None
     port = 0

@@ -8,6 +8,7 @@ go through the registry.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,11 +28,18 @@ from kubeherd.api.resources import Catalog, Resource
 from kubeherd.apiserver.auth import Authenticator
 from kubeherd.apiserver.decoding import FieldChecks, decode_object, parse, schema_for
 from kubeherd.apiserver.eviction import evict
+from kubeherd.apiserver.fieldmanager import (
+    WriteManager,
+    decode_apply_body,
+    manager_name,
+    validate_field_manager,
+)
 from kubeherd.apiserver.http import Request, Response, StreamResponse
 from kubeherd.apiserver.listing import Lister, ListQuery
+from kubeherd.apiserver.podlogs import pod_log
 from kubeherd.apiserver.registry import DeleteOptions, Registry, apply_patch, pins_version
 from kubeherd.apiserver.reviews import REVIEW_KINDS, review
-from kubeherd.apiserver.strategies import strategy_for
+from kubeherd.apiserver.strategies import rfc3339, strategy_for
 from kubeherd.apiserver.tables import TABLE_MEDIA, TableWriter, wants_table
 from kubeherd.storage.cache import CachedObject, TooOld, Watcher
 
@@ -158,6 +166,9 @@ class ResourceHandler:
             return await self.list_collection(request, target)
         if verb == "watch":
             return await self.watch(request, target)
+        if verb == "get" and target.subresource == "log":
+            cached = await self.registry.get(resource, target.namespace, target.name)
+            return await pod_log(request, cached.obj)
         if verb == "get":
             return await self.get(request, target)
         if verb == "create":
@@ -334,28 +345,93 @@ class ResourceHandler:
             status, out = await evict(self.registry, resource, target.namespace, target.name, decode_body(request),
                                       request.arg("dryRun"))
             return json_response(status, out)
+        if target.subresource == "binding" or (resource.kind == "Binding" and not resource.group):
+            return await self._bind(target, decode_body(request), request.arg("dryRun") == "All")
         if target.subresource:
             raise errors.method_not_allowed(f"the subresource {target.subresource} is not served yet")
         if resource.kind in REVIEW_KINDS:
             return json_response(201, orjson.dumps(review(resource, target.namespace, decode_body(request),
                                                           request.user, self.authenticator)))
         checks = FieldChecks.from_request(request)
+        manager = WriteManager(_field_manager(request, "CreateOptions"))
         body = decode_object(request, resource, checks)
         dry_run = request.arg("dryRun") == "All"
-        obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run)
+        obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run, manager=manager)
         return json_response(201, raw, checks.headers())
+
+    async def _bind(self, target: Target, body: Any, dry_run: bool) -> Response:
+        """`pods/{name}/binding` and the `bindings` collection: assign a pending pod to a node.
+
+        As upstream's BindingREST: one compare-and-swap write gives the pod its spec.nodeName, the
+        Binding's annotations and the PodScheduled=True condition; a pod already assigned, or
+        being deleted, is a 409 Conflict. This is how a scheduler binds; spec.nodeName cannot be
+        changed by an update.
+        """
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a Binding object")
+        meta = body.get("metadata") or {}
+        name = target.name or str(meta.get("name") or "")
+        if target.name and meta.get("name") and meta["name"] != target.name:
+            raise errors.bad_request("name in URL does not match name in Binding object")
+        node = body.get("target") or {}
+        causes = []
+        if node.get("kind") not in (None, "", "Node"):
+            causes.append({"type": "FieldValueNotSupported", "field": "target.kind",
+                           "message": f'Unsupported value: "{node.get("kind")}": supported values: "Node", "<empty>"'})
+        if not node.get("name"):
+            causes.append({"type": "FieldValueRequired", "field": "target.name", "message": "Required value"})
+        if causes:
+            raise errors.invalid("", "Binding", name, causes)
+        pods = self.registry.catalog.lookup("", "v1", "pods")
+        assert pods is not None
+        for attempt in range(5):
+            current = await self.registry.get(pods, target.namespace, name)
+            pod = orjson.loads(current.raw)
+            pod_meta, spec = pod["metadata"], pod.setdefault("spec", {})
+            for field, have in (("UID", pod_meta.get("uid")), ("ResourceVersion", pod_meta.get("resourceVersion"))):
+                want = meta.get(field[0].lower() + field[1:])
+                if want and want != have:
+                    raise errors.conflict("", "pods", name, f"Precondition failed: {field} in precondition: {want}, "
+                                                            f"{field} in object meta: {have}")
+            if pod_meta.get("deletionTimestamp"):
+                raise errors.conflict("", "pods", name, f"pod {name} is being deleted, cannot be assigned to a host")
+            if spec.get("nodeName"):
+                raise errors.conflict("", "pods", name, f'pod {name} is already assigned to node "{spec["nodeName"]}"')
+            if spec.get("schedulingGates"):
+                raise errors.conflict("", "pods", name, f"pod {name} has non-empty .spec.schedulingGates")
+            spec["nodeName"] = node["name"]
+            if meta.get("annotations"):
+                pod_meta["annotations"] = {**(pod_meta.get("annotations") or {}), **meta["annotations"]}
+            status = pod.setdefault("status", {})
+            conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+            previous = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None)
+            since = previous.get("lastTransitionTime") if previous and previous.get("status") == "True" else None
+            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                               "lastTransitionTime": since or rfc3339(datetime.datetime.now(datetime.UTC))})
+            status["conditions"] = conditions
+            if dry_run:
+                break
+            try:
+                await self.registry._replace(pods, current, pod)
+                break
+            except errors.APIError as exc:
+                if exc.code != 409 or attempt == 4:
+                    raise
+        return json_response(201, orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                                "status": "Success", "code": 201}))
 
     async def update(self, request: Request, target: Target) -> Response:
         resource = target.resource
         checks = FieldChecks.from_request(request)
+        manager = WriteManager(_field_manager(request, "UpdateOptions"), target.subresource)
         body = decode_object(request, resource, checks, target.subresource)
         dry_run = request.arg("dryRun") == "All"
         if target.subresource == "scale":
-            return await self._write_scale(request, target, body, dry_run)
+            return await self._write_scale(request, target, body, dry_run, manager)
         if target.subresource == "finalize":
             return await self._finalize(target, body, dry_run)
         obj, raw, _ = await self.registry.update(resource, target.namespace, target.name, body,
-                                                 subresource=target.subresource, dry_run=dry_run)
+                                                 subresource=target.subresource, dry_run=dry_run, manager=manager)
         return json_response(200, raw, checks.headers())
 
     async def patch(self, request: Request, target: Target) -> Response:
@@ -367,9 +443,10 @@ class ResourceHandler:
         elif content_type == STRATEGIC_MERGE_PATCH:
             patch_type = "strategic"
         elif content_type == APPLY_PATCH:
-            raise errors.unsupported_media_type(content_type)
+            return await self._apply(request, target)
         else:
             raise errors.unsupported_media_type(content_type or "none")
+        manager = WriteManager(_field_manager(request, "PatchOptions"), target.subresource)
         if request.body_too_large:
             raise errors.too_large(3 * 1024 * 1024)
         patch = _json(request.body)
@@ -386,13 +463,36 @@ class ResourceHandler:
             patched = checks.check(root, apply_patch(resource, scale, patch_type, patch), None)
             if not pins_version(patch_type, patch):
                 patched.get("metadata", {}).pop("resourceVersion", None)  # retried on conflict, as upstream
-            return await self._write_scale(request, target, patched, dry_run)
+            return await self._write_scale(request, target, patched, dry_run, manager)
         obj, raw = await self.registry.patch(resource, target.namespace, target.name, patch_type, patch,
                                              subresource=target.subresource, dry_run=dry_run,
-                                             check=lambda patched: checks.check(root, patched, None))
+                                             check=lambda patched: checks.check(root, patched, None), manager=manager)
         return json_response(200, raw, checks.headers())
 
-    async def _write_scale(self, request: Request, target: Target, body: Any, dry_run: bool) -> Response:
+    async def _apply(self, request: Request, target: Target) -> Response:
+        """Server-side apply (`application/apply-patch+yaml`): 201 when it creates the object."""
+        resource = target.resource
+        name = _field_manager(request, "PatchOptions", apply=True)
+        if target.subresource not in ("", "status"):
+            raise errors.unsupported_media_type(APPLY_PATCH)
+        force = _bool_arg(request, "force")
+        if request.body_too_large:
+            raise errors.too_large(3 * 1024 * 1024)
+        checks = FieldChecks.from_request(request)
+        config, duplicates = decode_apply_body(request.body, strict=checks.mode != "Ignore")
+        if duplicates:
+            problem = "error converting YAML to JSON: yaml: unmarshal errors:\n  " + "\n  ".join(duplicates)
+            if checks.mode == "Strict":
+                raise errors.bad_request("error strict decoding YAML: " + problem)
+            checks.warnings.append(problem.replace("\n", " "))
+        root = schema_for(resource, target.subresource)
+        obj, raw, created = await self.registry.apply(
+            resource, target.namespace, target.name, config, manager=WriteManager(name, target.subresource),
+            force=force, dry_run=request.arg("dryRun") == "All", check=lambda merged: checks.check(root, merged, None))
+        return json_response(201 if created else 200, raw, checks.headers())
+
+    async def _write_scale(self, request: Request, target: Target, body: Any, dry_run: bool,
+                           manager: WriteManager | None = None) -> Response:
         resource = target.resource
         if not isinstance(body, dict):
             raise errors.bad_request("the body must be a Scale object")
@@ -405,7 +505,9 @@ class ResourceHandler:
         patch: dict[str, Any] = {"spec": {"replicas": replicas}}
         if expected:
             patch["metadata"] = {"resourceVersion": expected}
-        obj, _ = await self.registry.patch(resource, target.namespace, target.name, "merge", patch, dry_run=dry_run)
+        scale_manager = WriteManager(manager.name, "scale") if manager is not None else None
+        obj, _ = await self.registry.patch(resource, target.namespace, target.name, "merge", patch, dry_run=dry_run,
+                                           manager=scale_manager)
         return json_response(200, orjson.dumps(scale_of(resource, obj)))
 
     async def _finalize(self, target: Target, body: Any, dry_run: bool) -> Response:
@@ -445,6 +547,28 @@ class ResourceHandler:
         body_out = (b'{"kind":"' + resource.list_kind.encode() + b'","apiVersion":"' + resource.api_version.encode()
                     + b'","metadata":{},"items":[' + b",".join(deleted) + b"]}")
         return json_response(200, body_out)
+
+
+def _field_manager(request: Request, options_kind: str, *, apply: bool = False) -> str:
+    """The write's manager name, after the checks upstream's Create/Update/PatchOptions make."""
+    value = request.arg("fieldManager")
+    force = request.arg("force") if "force" in request.query else None
+    validate_field_manager(value, options_kind, apply=apply, force=force)
+    in_process = request.user if not request.remote else None  # no user agent there: the identity tells
+    return manager_name(value, request.headers.get("user-agent", ""), in_process)
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("", "0", "f", "F", "FALSE", "false", "False")
+
+
+def _bool_arg(request: Request, name: str) -> bool:
+    value = request.arg(name)
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise errors.bad_request(f'invalid value for {name}: strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
 def _classify(predicate: Any, event: Any) -> tuple[str, CachedObject] | None:

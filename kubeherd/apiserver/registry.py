@@ -23,7 +23,8 @@ from kubeherd.api.patch import PatchError, json_patch, merge_patch
 from kubeherd.api.resources import CATALOG, Catalog, Resource
 from kubeherd.api.schema import kind_schema
 from kubeherd.api.strategic import StrategicPatchError, strategic_merge_patch
-from kubeherd.apiserver import admission
+from kubeherd.apiserver import admission, fieldmanager
+from kubeherd.apiserver.fieldmanager import WriteManager
 from kubeherd.apiserver.strategies import rfc3339, spec_of, strategy_for
 from kubeherd.storage.cache import CachedObject, WatchCache
 from kubeherd.storage.interface import KeyExists, KeyNotFound, RevisionConflict, Store
@@ -109,7 +110,8 @@ class Registry:
 
     # ----------------------------------------------------------------- create
     async def create(self, resource: Resource, namespace: str, body: Any, *, dry_run: bool = False,
-                     user: admission.UserInfo | None = None) -> tuple[Obj, bytes]:
+                     user: admission.UserInfo | None = None,
+                     manager: WriteManager | None = None) -> tuple[Obj, bytes]:
         obj = self._check_body(resource, body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -138,6 +140,7 @@ class Registry:
         if resource.has_status():
             obj.pop("status", None)
         strategy_for(resource).prepare_for_create(obj)
+        fieldmanager.track_create(resource, obj, manager)
         admission.validate_create(resource, obj)
         if resource.namespaced:
             await self._check_namespace(resource, namespace, name)
@@ -184,7 +187,8 @@ class Registry:
 
     # ----------------------------------------------------------------- update
     async def update(self, resource: Resource, namespace: str, name: str, body: Any, *,
-                     subresource: str = "", dry_run: bool = False) -> tuple[Obj, bytes, bool]:
+                     subresource: str = "", dry_run: bool = False,
+                     manager: WriteManager | None = None) -> tuple[Obj, bytes, bool]:
         """PUT. Returns (object, bytes, created=False)."""
         obj = self._check_body(resource, body)
         meta = obj.get("metadata")
@@ -200,15 +204,18 @@ class Registry:
         expected = meta.get("resourceVersion")
         if expected and str(expected) != str(current.revision):
             raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
-        result = await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run)
+        result = await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run,
+                                   manager=manager)
         return result[0], result[1], False
 
     async def patch(self, resource: Resource, namespace: str, name: str, patch_type: str, patch: Any, *,
                     subresource: str = "", dry_run: bool = False,
-                    check: Callable[[Obj], Obj] | None = None) -> tuple[Obj, bytes]:
+                    check: Callable[[Obj], Obj] | None = None,
+                    manager: WriteManager | None = None) -> tuple[Obj, bytes]:
         for attempt in range(PATCH_RETRIES):
             current = await self.get(resource, namespace, name)
             base = orjson.loads(self._versioned(resource, current))
+            held = _hold_managed_fields(base, patch_type, patch)
             patched = apply_patch(resource, base, patch_type, patch)
             if check is not None:
                 patched = check(patched)
@@ -218,6 +225,10 @@ class Registry:
             meta = obj.get("metadata")
             if not isinstance(meta, dict):
                 raise errors.bad_request("metadata must be an object")
+            if held is not None and "managedFields" not in meta:
+                # the stored list itself (same content as `held`): unchanged entries are then seen
+                # as unchanged without comparing them
+                meta["managedFields"] = current.obj["metadata"].get("managedFields", held)
             if meta.get("name") != name:
                 raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
                                          f"on the URL ({name})")
@@ -225,7 +236,8 @@ class Registry:
             if requested_rv and str(requested_rv) != str(current.revision):
                 raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
             try:
-                return await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run)
+                return await self._write(resource, current, obj, subresource=subresource, dry_run=dry_run,
+                                         manager=manager)
             except errors.APIError as exc:
                 if exc.code == 409 and exc.reason == "Conflict" and not pins_version(patch_type, patch) \
                         and attempt < PATCH_RETRIES - 1:
@@ -233,11 +245,71 @@ class Registry:
                 raise
         raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
 
+    async def apply(self, resource: Resource, namespace: str, name: str, config: Any, *, manager: WriteManager,
+                    force: bool = False, dry_run: bool = False,
+                    check: Callable[[Obj], Obj] | None = None) -> tuple[Obj, bytes, bool]:
+        """Server-side apply of `config` by `manager`: returns (object, bytes, created).
+
+        A missing object is created from the configuration (not through a subresource); a write
+        that loses a compare-and-swap race is retried on the new state, unless the configuration
+        pins a resourceVersion."""
+        meta_in = config.get("metadata") if isinstance(config, dict) else None
+        pinned = str(meta_in.get("resourceVersion") or "") if isinstance(meta_in, dict) else ""
+        if isinstance(meta_in, dict) and resource.namespaced and meta_in.get("namespace") \
+                and meta_in["namespace"] != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                     "sent on the request")
+        done = WriteManager(manager.name, manager.subresource, applied=True)
+        for attempt in range(PATCH_RETRIES):
+            await self.cache.wait_fresh()
+            current = self.cache.resource(resource.storage_prefix).items.get(object_key(resource, namespace, name))
+            if current is None:
+                if manager.subresource:
+                    raise errors.not_found(resource.group, resource.plural, name)
+                obj = fieldmanager.apply(resource, None, config, manager, force)
+                if check is not None:
+                    obj = check(obj)
+                meta = obj.setdefault("metadata", {})
+                if meta.get("name") != name:
+                    raise errors.bad_request(f"the name of the object ({meta.get('name') or ''}) does not match the "
+                                             f"name on the URL ({name})")
+                if meta.get("uid"):
+                    raise errors.conflict(resource.group, resource.plural, name,
+                                          f"uid mismatch: the provided object specified uid {meta['uid']}, and no "
+                                          f"existing object was found")
+                try:
+                    created, raw = await self.create(resource, namespace, obj, dry_run=dry_run, manager=done)
+                except errors.APIError as exc:
+                    if exc.reason == "AlreadyExists" and attempt < PATCH_RETRIES - 1:
+                        continue  # created in between: apply to it
+                    raise
+                return created, raw, True
+            live = orjson.loads(self._versioned(resource, current))
+            obj = self._check_body(resource, fieldmanager.apply(resource, live, config, manager, force))
+            if check is not None:
+                obj = check(obj)
+            meta = obj["metadata"]
+            if meta.get("name") != name:
+                raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name "
+                                         f"on the URL ({name})")
+            if pinned and pinned != str(current.revision):
+                raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
+            try:
+                written, raw = await self._write(resource, current, obj, subresource=manager.subresource,
+                                                 dry_run=dry_run, manager=done)
+            except errors.APIError as exc:
+                if exc.code == 409 and exc.reason == "Conflict" and not pinned and attempt < PATCH_RETRIES - 1:
+                    continue  # someone wrote in between: apply again to the new state
+                raise
+            return written, raw, False
+        raise errors.conflict(resource.group, resource.plural, name, errors.STALE_OBJECT)
+
     async def _write(self, resource: Resource, current: CachedObject, obj: Obj, *, subresource: str,
-                     dry_run: bool) -> tuple[Obj, bytes]:
+                     dry_run: bool, manager: WriteManager | None = None) -> tuple[Obj, bytes]:
         old = current.obj
         old_meta = old["metadata"]
         meta = obj["metadata"]
+        sent_managed_fields = meta.get("managedFields")
         if subresource == "status":
             # the status path changes status only
             new = {**old, "status": obj.get("status", {})}
@@ -261,6 +333,7 @@ class Registry:
             if resource.generation and spec_of(obj) != spec_of(old):
                 meta["generation"] = int(old_meta.get("generation", 1)) + 1
         meta["resourceVersion"] = old_meta.get("resourceVersion")
+        fieldmanager.track_update(resource, old, obj, manager, sent_managed_fields)
         admission.validate_update(resource, obj, old, subresource)
         if obj == old:
             return old, current.raw  # nothing changed: no write, no event, as upstream
@@ -383,7 +456,7 @@ class Registry:
         if key in self.cache.resource(resource.storage_prefix).items:
             return
         try:
-            await self.create(resource, meta.get("namespace", ""), obj)
+            await self.create(resource, meta.get("namespace", ""), obj, manager=WriteManager("kube-apiserver"))
         except errors.APIError as exc:
             if exc.code != 409:
                 raise
@@ -421,6 +494,30 @@ def apply_patch(resource: Resource, base: Obj, patch_type: str, patch: Any) -> A
         raise APIErrorFromPatch(str(exc)) from exc
     except StrategicPatchError as exc:
         raise errors.APIError(exc.code, exc.reason, exc.status_message) from exc
+
+
+def _hold_managed_fields(base: Obj, patch_type: str, patch: Any) -> Any:
+    """Take managedFields out of `base` while a patch that does not touch them is applied.
+
+    They are half of a typical object's size and no patch of other fields reads them; the caller
+    puts them back (a patch that drops them would get the live ones back anyway, as upstream
+    falls back to the live managedFields when a request carries none)."""
+    meta = base.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return None
+    if patch_type == "json":
+        if not isinstance(patch, list):
+            return None
+        for op in patch:
+            for key in ("path", "from"):
+                where = op.get(key) if isinstance(op, dict) else None
+                if isinstance(where, str) and (where in ("", "/", "/metadata") or where.startswith("/metadata/managedFields")):
+                    return None
+    elif isinstance(patch, dict):
+        patch_meta = patch.get("metadata")
+        if isinstance(patch_meta, dict) and "managedFields" in patch_meta:
+            return None
+    return meta.pop("managedFields")
 
 
 def pins_version(patch_type: str, patch: Any) -> bool:

@@ -5,18 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import yaml
 
 from kubeherd.apiserver.admission import UserInfo
+from kubeherd.apiserver.podlogs import register_log_source, unregister_log_source
 from kubeherd.apiserver.server import APIServer, ServerConfig
+from kubeherd.cli import image as image_cli
+from kubeherd.cli import killall as killall_cli
 from kubeherd.client import APIClient, HTTPTransport, Identity, InProcessTransport, KubeConfig
 from kubeherd.controllers.manager import ControllerManager
+from kubeherd.kubelet.kubelet import Kubelet
+from kubeherd.kubelet.runtime import start_runtime
+from kubeherd.scheduler import KubeScheduler
 from kubeherd.sim import SimulatedNodes
 from kubeherd.storage.sqlite import SQLiteStore
 
@@ -54,7 +62,34 @@ def write_kubeconfig(path: Path, text: str, mode: int) -> None:
     os.replace(tmp, path)
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT; installed first, so a signal during start-up is not lost."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str) -> Kubelet:
+    """The node agent of this server: our containerd (or ``endpoint``), then the kubelet,
+    talking to the API in process as ``system:node:<hostname>``; it serves pod logs to the
+    apiserver directly."""
+    runtime = await start_runtime(data_dir, endpoint)
+    node_name = socket.gethostname().lower()
+    client = APIClient(InProcessTransport(server.dispatch_as, Identity(
+        f"system:node:{node_name}", ("system:nodes", "system:masters"))))
+    kubelet = Kubelet(client, runtime, data_dir, node_name)
+    register_log_source(node_name, kubelet)
+    await kubelet.start()
+    return kubelet
+
+
 async def run_server(args: argparse.Namespace) -> int:
+    stop = stop_on_signals()
+    # Long-lived objects (the watch cache, informers) dominate the heap: collect young objects
+    # less often, and leave what start-up loaded out of every later collection.
+    gc.set_threshold(50_000, 20, 20)
     data_dir = Path(args.data_dir).resolve()
     (data_dir / "server" / "db").mkdir(parents=True, exist_ok=True)
     tokens = {}
@@ -66,13 +101,24 @@ async def run_server(args: argparse.Namespace) -> int:
     store = SQLiteStore(data_dir / "server" / "db" / "state.db")
     server = APIServer(config, store)
     await server.start()
+    gc.collect()
+    gc.freeze()
     manager = None
     if not args.disable_controllers:
         client = APIClient(InProcessTransport(server.dispatch_as,
                                               Identity("system:kube-controller-manager", ("system:masters",))))
-        manager = ControllerManager(client, options={"node_monitor_grace_period": args.node_monitor_grace_period},
+        manager = ControllerManager(client, options={"node_monitor_grace_period": args.node_monitor_grace_period,
+                                             "cluster_cidr": args.cluster_cidr,
+                                             "node_cidr_mask_size": args.node_cidr_mask_size},
                                     ca_pem=server.pki.ca.cert_pem())
         manager.start()
+        server.metrics_sources.append(manager.metrics)
+    scheduler = None
+    if not args.disable_scheduler:
+        sched_client = APIClient(InProcessTransport(server.dispatch_as,
+                                                    Identity("system:kube-scheduler", ("system:masters",))))
+        scheduler = KubeScheduler(sched_client)
+        scheduler.start()
     simulated = None
     if args.simulate_nodes:
         sim_client = APIClient(InProcessTransport(server.dispatch_as, Identity("kubeherd-sim", ("system:masters",))))
@@ -80,6 +126,9 @@ async def run_server(args: argparse.Namespace) -> int:
         simulated = SimulatedNodes(sim_client, args.simulate_nodes,
                                    heartbeat=min(10.0, args.node_monitor_grace_period / 4))
         await simulated.start()
+    kubelet = None
+    if not args.disable_agent:
+        kubelet = await start_kubelet(server, data_dir, args.container_runtime_endpoint)
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
                       server.pki.admin.key_pem())
@@ -91,14 +140,15 @@ async def run_server(args: argparse.Namespace) -> int:
         write_kubeconfig(path, text, mode)
     print(f"kubeherd server listening on https://{args.bind_address}:{server.port}", flush=True)
     print(f"kubeconfig written to {paths[-1]}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("kubeherd server shutting down", flush=True)
+    if kubelet is not None:
+        await kubelet.stop()  # pods keep running, as does our containerd; the next start adopts both
+        unregister_log_source(kubelet.node_name)
     if simulated is not None:
         await simulated.stop()
+    if scheduler is not None:
+        await scheduler.stop()
     if manager is not None:
         await manager.stop()
     await server.stop()
@@ -106,14 +156,11 @@ async def run_server(args: argparse.Namespace) -> int:
 
 
 async def run_sim(args: argparse.Namespace) -> int:
+    stop = stop_on_signals()
     client = APIClient(HTTPTransport(KubeConfig.load(args.kubeconfig), user_agent="kubeherd-sim"))
     simulated = SimulatedNodes(client, args.nodes, prefix=args.prefix, heartbeat=args.heartbeat)
     await simulated.start()
     print(f"kubeherd sim: {args.nodes} simulated nodes registered ({args.prefix}0 …)", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await simulated.stop()
     await client.transport.close()
@@ -134,16 +181,23 @@ def parser() -> argparse.ArgumentParser:
                    help="a bearer token accepted as cluster admin")
     s.add_argument("--tls-san", action="append", help="an extra name or IP for the serving certificate")
     s.add_argument("--disable-agent", action="store_true",
-                   help="run no kubelet on this machine (the only mode until the kubelet lands)")
+                   help="run no kubelet (and no containerd) on this machine: a control plane only")
+    s.add_argument("--container-runtime-endpoint", default="",
+                   help="the CRI socket of an existing runtime (default: start containerd under the data dir)")
     s.add_argument("--default-watch-cache-size", type=int, default=20_000,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
     s.add_argument("--simulate-nodes", type=int, default=0, metavar="N",
                    help="register N simulated nodes (no containers) that run the pods bound to them")
+    s.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the pod network; each node gets a slice")
+    s.add_argument("--node-cidr-mask-size", type=int, default=24,
+                   help="prefix length of each node's pod CIDR (a /16 of /24s has room for 256 nodes)")
     s.add_argument("--node-monitor-grace-period", type=float, default=50.0, metavar="SECONDS",
                    help="how long a node may go without a heartbeat before it is marked Unknown")
     s.add_argument("--disable-controllers", action="store_true",
                    help="run no controllers in this server (another server or process runs them)")
+    s.add_argument("--disable-scheduler", action="store_true",
+                   help="run no scheduler in this server (another server or process schedules pods)")
     sim = sub.add_parser("sim", help="run simulated nodes against a cluster")
     sim.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster to join")
     sim.add_argument("--nodes", type=int, default=1, help="how many nodes to simulate")
@@ -151,6 +205,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--heartbeat", type=float, default=10.0, help="seconds between a node's Lease renewals")
     sim.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    image_cli.add_parser(sub)
+    killall_cli.add_parser(sub)
     return p
 
 
@@ -173,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"kubeherd sim: {exc}", file=sys.stderr)
             return 1
+    if args.command == "image":
+        return image_cli.run(args)
+    if args.command == "killall":
+        return killall_cli.run(args)
     return 2
 
 

@@ -126,3 +126,25 @@ def owner_keys(kind: str) -> Callable[[Obj], list[str]]:
         return [f"{ns}/{ref['name']}" if ns else ref["name"]]
 
     return keys
+
+
+CONTROLLER_INDEX = "controller-uid"
+ORPHAN = "orphan:"
+
+
+def index_by_controller(obj: Obj) -> list[str]:
+    """An object's controller's uid, or `orphan:<namespace>` for objects nobody controls."""
+    ref = controller_of(obj)
+    if ref is not None and ref.get("uid"):
+        return [str(ref["uid"])]
+    return [ORPHAN + obj.get("metadata", {}).get("namespace", "")]
+
+
+def claim_candidates(informer: Informer, owner: Obj) -> list[Obj]:
+    """The objects an owner could claim: its own and its namespace's orphans — never a scan of the
+    whole namespace, which would make every sync cost as much as the namespace is big."""
+    informer.indexer.add_indexer(CONTROLLER_INDEX, index_by_controller)
+    meta = owner["metadata"]
+    return (informer.indexer.by_index(CONTROLLER_INDEX, meta["uid"])
+            + informer.indexer.by_index(CONTROLLER_INDEX, ORPHAN + meta.get("namespace", "")))
+

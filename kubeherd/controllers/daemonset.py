@@ -38,6 +38,7 @@ from kubeherd.controllers.base import (
     PODS,
     Context,
     Controller,
+    claim_candidates,
     controller_of,
     owner_reference,
 )
@@ -320,7 +321,7 @@ class DaemonSetController(Controller):
     async def _claim_pods(self, ds: Obj, selector: Any) -> list[Obj]:
         uid = ds["metadata"]["uid"]
         claimed = []
-        for pod in self.pods.indexer.objects(ds["metadata"]["namespace"]):
+        for pod in claim_candidates(self.pods, ds):
             ref = controller_of(pod)
             matches = selector.matches(pod["metadata"].get("labels") or {})
             if ref is not None and ref.get("uid") == uid:

@@ -22,12 +22,14 @@ import orjson
 from kubeherd.api.selectors import label_selector_from_dict
 from kubeherd.client import APIStatusError, split_key
 from kubeherd.controllers.base import (
+    CONTROLLER_INDEX,
     DEPLOYMENTS,
     PODS,
     REPLICASETS,
     Context,
     Controller,
     controller_of,
+    index_by_controller,
     owner_keys,
     owner_reference,
 )
@@ -123,6 +125,7 @@ class DeploymentController(Controller):
         self.deployments = self.informer(DEPLOYMENTS)
         self.sets = self.informer(REPLICASETS)
         self.pods = self.informer(PODS)
+        self.pods.indexer.add_indexer(CONTROLLER_INDEX, index_by_controller)
         self.watch(self.deployments)
         self.watch(self.sets, owner_keys("Deployment"))
         self.pods.add_handlers(on_delete=self._pod_deleted)
@@ -348,10 +351,8 @@ class DeploymentController(Controller):
             await self._update_status(d, sets, new)
             return
         old_uids = {rs["metadata"]["uid"] for rs in old}
-        namespace = d["metadata"]["namespace"]
-        if any(is_active(p) or p["metadata"].get("deletionTimestamp")
-               for p in self.pods.indexer.objects(namespace)
-               if (controller_of(p) or {}).get("uid") in old_uids):
+        old_pods = [p for uid in old_uids for p in self.pods.indexer.by_index(CONTROLLER_INDEX, uid)]
+        if any(is_active(p) or p["metadata"].get("deletionTimestamp") for p in old_pods):
             await self._update_status(d, sets, new)  # wait for the old pods to be gone
             return
         if new is None:

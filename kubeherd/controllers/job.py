@@ -40,7 +40,15 @@ from typing import Any
 from kubeherd.api.selectors import label_selector_from_dict
 from kubeherd.client import JSON_PATCH, APIStatusError, Expectations, object_key
 from kubeherd.client.informer import index_by_owner_uid
-from kubeherd.controllers.base import JOBS, PODS, Context, Controller, controller_of, owner_reference
+from kubeherd.controllers.base import (
+    JOBS,
+    PODS,
+    Context,
+    Controller,
+    claim_candidates,
+    controller_of,
+    owner_reference,
+)
 from kubeherd.controllers.podutil import (
     condition,
     deletion_rank,
@@ -687,7 +695,7 @@ class JobController(Controller):
                                                          "uid": pod["metadata"]["uid"]}})
         if selector is None or deleting:
             return claimed
-        for pod in self.pods.indexer.objects(meta["namespace"]):
+        for pod in claim_candidates(self.pods, job):
             pmeta = pod["metadata"]
             if controller_of(pod) is not None or pmeta.get("deletionTimestamp") \
                     or not selector.matches(pmeta.get("labels") or {}):

@@ -19,10 +19,10 @@ class NodeIPAMController(Controller):
     name = "nodeipam"
     workers = 1  # one allocator: two workers could pick the same free range
 
-    def __init__(self, ctx: Context, cluster_cidr: str = CLUSTER_CIDR, node_mask: int = NODE_MASK) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.network = ipaddress.ip_network(cluster_cidr)
-        self.node_mask = node_mask
+        self.network = ipaddress.ip_network(ctx.options.get("cluster_cidr") or CLUSTER_CIDR)
+        self.node_mask = int(ctx.options.get("node_cidr_mask_size") or NODE_MASK)
         self.nodes = self.informer(NODES)
         self.watch(self.nodes)
         self._assigned: dict[str, str] = {}  # ranges handed out whose node update we have not seen yet

@@ -21,6 +21,7 @@ from kubeherd.controllers.base import (
     REPLICATIONCONTROLLERS,
     Context,
     Controller,
+    claim_candidates,
     controller_of,
     owner_reference,
 )
@@ -103,7 +104,9 @@ class ReplicaSetController(Controller):
             self.expectations.delete(key)
             return
         selector = self.selector(owner)
-        pods = await self._claim(owner, selector, [p for p in self.pods.indexer.objects(namespace) if is_active(p)])
+        # only the set's own pods and the namespace's orphans can be claimed: look at no others
+        candidates = claim_candidates(self.pods, owner)
+        pods = await self._claim(owner, selector, [p for p in candidates if is_active(p)])
         failure: str | None = None
         if self.expectations.satisfied(key) and not owner["metadata"].get("deletionTimestamp"):
             failure = await self._manage(key, owner, pods)

@@ -39,6 +39,7 @@ from kubeherd.controllers.base import (
     STATEFULSETS,
     Context,
     Controller,
+    claim_candidates,
     controller_of,
     owner_keys,
     owner_reference,
@@ -307,7 +308,7 @@ class StatefulSetController(Controller):
         uid = sset["metadata"]["uid"]
         deleting = bool(sset["metadata"].get("deletionTimestamp"))
         claimed = []
-        for pod in self.pods.indexer.objects(sset["metadata"]["namespace"]):
+        for pod in claim_candidates(self.pods, sset):
             ref = controller_of(pod)
             matches = selector.matches(pod["metadata"].get("labels") or {}) and is_member(sset, pod)
             if ref is not None and ref.get("uid") == uid:

@@ -45,14 +45,15 @@ class Cluster:
         return json.loads(self.kubectl(*args, "-o", "json", version=version).stdout)
 
 
-def start_server(tmp: Path, extra: list[str] | None = None) -> Cluster:
+def start_server(tmp: Path, extra: list[str] | None = None, agent: bool = False) -> Cluster:
     data_dir = tmp / "data"
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     kubeconfig = tmp / "kubeconfig.yaml"
+    # control plane only: these tests play kubelet themselves (tests/e2e runs real containers)
     cmd = [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(data_dir),
            "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--write-kubeconfig", str(kubeconfig),
-           *(extra or [])]
+           *([] if agent else ["--disable-agent"]), *(extra or [])]
     log = open(tmp / "server.log", "a")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     url = ""
@@ -84,7 +85,9 @@ def stop_server(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = start_server(tmp_path_factory.mktemp("cluster"))
+    """A server whose pods no scheduler touches: tests play kubelet (and binder) themselves.
+    Tests of scheduling start their own server with the scheduler on."""
+    c = start_server(tmp_path_factory.mktemp("cluster"), ["--disable-scheduler"])
     yield c
     stop_server(c)
 

@@ -1,0 +1,407 @@
+"""The Kubelet: registers its Node, keeps its Lease, and runs the pods bound to it through CRI.
+
+Design:
+
+* **A client of the API only.** Node, Lease and pod status writes go through the API as any
+  kubelet's; the pods come from one informer with ``spec.nodeName=<node>``.
+* **Level-triggered pod workers.** Informer events, runtime changes and timers only enqueue a
+  pod key; a worker (:class:`~kubeherd.kubelet.podworker.PodSyncer`) reads the pod from the
+  cache and the runtime's truth from CRI, acts, and reports status. The work queue never
+  runs one key on two workers at once, which is upstream's "one worker per pod".
+* **PLEG by relisting**, as upstream's generic PLEG: once a second one ``ListContainers``
+  call is compared with the last; a pod whose containers changed state is synced. That is
+  how an exit becomes a restart and a status update within about a second.
+* **Housekeeping** every 2 s: sandboxes of pods the API no longer has are stopped and
+  removed (never before the informer has synced, so a restarted kubelet kills nothing it
+  should keep), and every pod is re-synced every few seconds, which re-projects
+  configMap/secret/downwardAPI volumes into running pods.
+* **Logs** are served in process: the kubelet implements the apiserver's ``LogSource``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+import platform
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from kubeherd.api import errors
+from kubeherd.client import APIClient, APIStatusError, InformerFactory, ResourceRef, WorkQueue, run_workers
+from kubeherd.client.informer import object_key
+
+from .cri import ContainerState, CRIError, PodSandboxFilter
+from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
+from .kuberuntime import MANAGED, POD_UID
+from .logs import LogOptions, read_log
+from .podworker import PodSyncer, grace_period
+from .probes import ProbeManager
+from .runtime import ContainerdLayout, Runtime, write_cni_config
+from .status import StatusManager, pod_status
+from .volumes import VolumeManager
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+NODES = ResourceRef("v1", "nodes", False, "Node")
+PODS = ResourceRef("v1", "pods", True, "Pod")
+LEASES = ResourceRef("coordination.k8s.io/v1", "leases", True, "Lease")
+CONFIGMAPS = ResourceRef("v1", "configmaps", True, "ConfigMap")
+SECRETS = ResourceRef("v1", "secrets", True, "Secret")
+KUBELET_VERSION = "v1.33.0-kubeherd"
+LEASE_DURATION = 40
+LEASE_RENEW = 10.0
+NODE_STATUS_PERIOD = 60.0
+RELIST_PERIOD = 1.0
+HOUSEKEEPING_PERIOD = 2.0
+RESYNC_PERIOD = 5.0
+BUILT_IMAGES = Path(__file__).resolve().parents[2] / "build" / "images"
+
+
+def node_ip() -> str:
+    """The host's primary IPv4: the source address of its default route (no packet is sent)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))
+        return str(s.getsockname()[0])
+    return "127.0.0.1"
+
+
+def _micro_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Kubelet:
+    def __init__(self, client: APIClient, runtime: Runtime, data_dir: Path, node_name: str = "",
+                 workers: int = 64) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.data_dir = Path(data_dir)
+        self.layout = ContainerdLayout(self.data_dir)
+        self.node_name = (node_name or socket.gethostname()).lower()
+        self.node_ip = node_ip()
+        self.cri = runtime.client()
+        self.informers = InformerFactory(client)
+        self.pods = self.informers.informer(PODS, field_selector=f"spec.nodeName={self.node_name}")
+        self.queue = WorkQueue("kubelet-pods")
+        self.workers = workers
+        self.status_manager = StatusManager(client)
+        self.probes = ProbeManager(self.cri, self._enqueue_uid)
+        self.volumes = VolumeManager(self.data_dir / "agent" / "pods", self._get)
+        self.logs_root = self.layout.pod_logs_dir
+        self.syncer = PodSyncer(self.cri, self.volumes, self.probes, self._get, self.logs_root)
+        self._uid_keys: dict[str, str] = {}
+        self._container_states: dict[str, ContainerState] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._terminating: set[str] = set()
+
+    # ------------------------------------------------------------------ lookups
+    async def _get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        ref = CONFIGMAPS if kind == "configmaps" else SECRETS
+        try:
+            return await self.client.get(ref, name, namespace)
+        except APIStatusError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def _enqueue_uid(self, uid: str) -> None:
+        key = self._uid_keys.get(uid)
+        if key is not None:
+            self.queue.add(key)
+
+    # ------------------------------------------------------------------ node
+    def _capacity(self) -> dict[str, str]:
+        mem_kib = 0
+        with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+        st = os.statvfs(self.data_dir)
+        return {"cpu": str(os.cpu_count() or 1), "memory": f"{mem_kib}Ki",
+                "ephemeral-storage": f"{st.f_blocks * st.f_frsize // 1024}Ki", "pods": "110"}
+
+    def _node_status(self) -> Obj:
+        now = _now()
+
+        def cond(kind: str, status: str, reason: str, message: str) -> Obj:
+            return {"type": kind, "status": status, "lastHeartbeatTime": now, "lastTransitionTime": now,
+                    "reason": reason, "message": message}
+
+        capacity = self._capacity()
+        version = self.runtime.version
+        os_image = "Linux"
+        with contextlib.suppress(OSError):
+            for line in Path("/etc/os-release").read_text().splitlines():
+                if line.startswith("PRETTY_NAME="):
+                    os_image = line.split("=", 1)[1].strip('"')
+        machine_id = ""
+        with contextlib.suppress(OSError):
+            machine_id = Path("/etc/machine-id").read_text().strip()
+        boot_id = ""
+        with contextlib.suppress(OSError):
+            boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+        return {
+            "capacity": capacity, "allocatable": dict(capacity),
+            "conditions": [
+                cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
+            "addresses": [{"type": "InternalIP", "address": self.node_ip},
+                          {"type": "Hostname", "address": self.node_name}],
+            "nodeInfo": {"machineID": machine_id, "systemUUID": machine_id, "bootID": boot_id,
+                         "kernelVersion": platform.release(), "osImage": os_image,
+                         "containerRuntimeVersion": f"containerd://{version.runtime_version}",
+                         "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
+                         "operatingSystem": "linux", "architecture": arch},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        }
+
+    async def register(self) -> Obj:
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+        node = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.node_name, "labels": {
+                    "kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": arch,
+                    "node-role.kubernetes.io/control-plane": "true"}},
+                "spec": {}}
+        try:
+            created = await self.client.create(NODES, node)
+        except APIStatusError as exc:
+            if exc.code != 409:
+                raise
+            created = await self.client.get(NODES, self.node_name)
+        await self.update_node_status()
+        await self.renew_lease(created)
+        return created
+
+    async def update_node_status(self) -> None:
+        await self.client.patch(NODES, self.node_name, {"status": self._node_status()}, subresource="status")
+
+    async def renew_lease(self, node: Obj | None = None) -> None:
+        now = _micro_now()
+        try:
+            await self.client.patch(LEASES, self.node_name, {"spec": {"renewTime": now,
+                                                                      "holderIdentity": self.node_name}},
+                                    "kube-node-lease")
+        except APIStatusError as exc:
+            if exc.code != 404:
+                raise
+            node = node or await self.client.get(NODES, self.node_name)
+            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                     "metadata": {"name": self.node_name, "namespace": "kube-node-lease", "ownerReferences": [{
+                         "apiVersion": "v1", "kind": "Node", "name": self.node_name,
+                         "uid": node["metadata"]["uid"]}]},
+                     "spec": {"holderIdentity": self.node_name, "leaseDurationSeconds": LEASE_DURATION,
+                              "renewTime": now}}
+            with contextlib.suppress(APIStatusError):
+                await self.client.create(LEASES, lease, "kube-node-lease")
+
+    async def _heartbeat(self) -> None:
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(LEASE_RENEW)
+            try:
+                await self.renew_lease()
+                if time.monotonic() - last_status >= NODE_STATUS_PERIOD:
+                    await self.update_node_status()
+                    last_status = time.monotonic()
+            except Exception as exc:
+                log.warning("node heartbeat failed: %s", exc)
+
+    async def wait_for_pod_cidr(self, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            node = await self.client.get(NODES, self.node_name)
+            cidr = (node.get("spec") or {}).get("podCIDR")
+            if cidr:
+                return str(cidr)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {self.node_name} got no spec.podCIDR in {timeout:g}s "
+                                   "(is the node IPAM controller running?)")
+            await asyncio.sleep(0.2)
+
+    async def import_images(self) -> None:
+        endpoint = self.runtime.endpoint
+        await import_image_dir(endpoint, self.layout.images_dir)
+        for image, archive in ((PAUSE_IMAGE, "pause.tar"), (BUSYBOX_IMAGE, "busybox.tar")):
+            path = BUILT_IMAGES / archive
+            if path.exists() and await self.cri.image_status(image) is None:
+                with contextlib.suppress(Exception):
+                    await import_archive(endpoint, path)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await self.register()
+        self._tasks.append(asyncio.ensure_future(self._heartbeat()))
+        cidr = await self.wait_for_pod_cidr()
+        write_cni_config(self.layout, cidr)
+        await self.import_images()
+        self.pods.add_handlers(on_add=self._pod_event, on_update=lambda old, new: self._pod_event(new),
+                               on_delete=self._pod_deleted)
+        self.informers.start()
+        await self.informers.wait_for_sync(60)
+        self._tasks += [asyncio.ensure_future(run_workers(self.queue, self.sync, self.workers,
+                                                          on_error=self._sync_failed)),
+                        asyncio.ensure_future(self._relist()),
+                        asyncio.ensure_future(self._housekeeping())]
+        log.info("kubelet %s running (pod CIDR %s, runtime %s)", self.node_name, cidr, self.runtime.endpoint)
+
+    async def stop(self) -> None:
+        """Stop the kubelet; pods keep running (the next start adopts them)."""
+        self.queue.shutdown()
+        self.probes.stop_all()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await self.informers.stop()
+        await self.cri.close()
+
+    def _sync_failed(self, key: str, exc: BaseException) -> None:
+        log.warning("sync of pod %s failed: %s", key, exc)
+
+    def _pod_event(self, pod: Obj) -> None:
+        self._uid_keys[pod["metadata"]["uid"]] = object_key(pod)
+        self.queue.add(object_key(pod))
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        self._uid_keys.pop(pod["metadata"]["uid"], None)
+
+    # ------------------------------------------------------------------ the pod sync
+    async def sync(self, key: str) -> None:
+        pod = self.pods.indexer.get(key)
+        if pod is None:
+            return
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        if meta.get("deletionTimestamp"):
+            await self._terminate(pod)
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            view = await self.syncer.runtime_view(uid)
+            if view.sandbox_ready:
+                await self.syncer.kill_pod(pod, uid, 0, remove=False)
+            return
+        view = await self.syncer.runtime_view(uid)
+        view = await self.syncer.sync_pod(pod, view, self.node_ip)
+        record = self.syncer.records.get(uid)
+        readiness: dict[str, bool] = {}
+        startup: dict[str, bool] = {}
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            latest = view.latest(c["name"])
+            if latest is None:
+                continue
+            if c.get("readinessProbe"):
+                readiness[c["name"]] = bool(self.probes.result(uid, c["name"], "readinessProbe", latest.id))
+            if c.get("startupProbe"):
+                startup[c["name"]] = bool(self.probes.result(uid, c["name"], "startupProbe", latest.id))
+        status = pod_status(pod, view, host_ip=self.node_ip, readiness=readiness, startup=startup,
+                            waiting=record.waiting if record else {})
+        await self.status_manager.set_status(pod, status)
+        if status["phase"] in ("Succeeded", "Failed"):
+            await self.syncer.kill_pod(pod, uid, 0, remove=False)
+        elif record is not None and record.requeue_at:
+            self.queue.add_after(key, max(0.0, record.requeue_at - time.monotonic()))
+
+    async def _terminate(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        if uid in self._terminating:
+            return
+        self._terminating.add(uid)
+        try:
+            await self.syncer.kill_pod(pod, uid, grace_period(pod), remove=False)
+            view = await self.syncer.runtime_view(uid)
+            status = pod_status(pod, view, host_ip=self.node_ip, readiness={}, startup={}, waiting={})
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                status["phase"] = pod["status"]["phase"]
+            await self.status_manager.set_status(pod, status)
+            try:
+                await self.client.delete(PODS, meta["name"], meta["namespace"], grace_period=0,
+                                         preconditions={"uid": uid})
+            except APIStatusError as exc:
+                if exc.code not in (404, 409):
+                    raise
+            await self.syncer.kill_pod(None, uid, 0, remove=True)
+            self.status_manager.forget(uid)
+        finally:
+            self._terminating.discard(uid)
+
+    # ------------------------------------------------------------------ loops
+    async def _relist(self) -> None:
+        while True:
+            await asyncio.sleep(RELIST_PERIOD)
+            try:
+                containers = await self.cri.list_containers()
+            except CRIError as exc:
+                log.debug("relist failed: %s", exc)
+                continue
+            seen: dict[str, ContainerState] = {}
+            for c in containers:
+                seen[c.id] = c.state
+                if self._container_states.get(c.id) != c.state:
+                    self._enqueue_uid(c.labels.get(POD_UID, ""))
+            for gone in set(self._container_states) - set(seen):
+                del self._container_states[gone]
+            self._container_states.update(seen)
+
+    async def _housekeeping(self) -> None:
+        last_resync = time.monotonic()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_PERIOD)
+            try:
+                await self._remove_orphans()
+                if time.monotonic() - last_resync >= RESYNC_PERIOD:
+                    last_resync = time.monotonic()
+                    for pod in self.pods.indexer.objects():
+                        if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                            self.queue.add(object_key(pod))
+            except Exception as exc:
+                log.warning("housekeeping failed: %s", exc)
+
+    async def _remove_orphans(self) -> None:
+        known = {p["metadata"]["uid"] for p in self.pods.indexer.objects()}
+        sandboxes = await self.cri.list_pod_sandbox(PodSandboxFilter(label_selector={MANAGED: "true"}))
+        orphans = {s.labels.get(POD_UID, "") for s in sandboxes} - known - self._terminating
+        for uid in orphans:
+            log.info("removing the sandboxes of pod %s, which is no longer bound here", uid)
+            await self.syncer.kill_pod(None, uid, 0, remove=True)
+        for uid in set(self.volumes.known_pods()) - known - {s.labels.get(POD_UID, "") for s in sandboxes}:
+            await asyncio.to_thread(self.volumes.teardown, uid)
+
+    # ------------------------------------------------------------------ logs (the apiserver's LogSource)
+    async def container_log(self, request: Any) -> AsyncIterator[bytes]:
+        view = await self.syncer.runtime_view(request.uid)
+        instance = view.previous(request.container) if request.previous else view.latest(request.container)
+        if instance is None:
+            if request.previous:
+                raise errors.bad_request(f'previous terminated container "{request.container}" in pod '
+                                         f'"{request.pod}" not found')
+            raise errors.bad_request(f'container "{request.container}" in pod "{request.pod}" is waiting to '
+                                     "start: ContainerCreating")
+        options = LogOptions(follow=request.follow and not request.previous, tail_lines=request.tail_lines,
+                             since_time=request.since_time, timestamps=request.timestamps,
+                             limit_bytes=request.limit_bytes)
+        container_id = instance.id
+
+        async def running() -> bool:
+            try:
+                return (await self.cri.container_status(container_id)).state == ContainerState.CONTAINER_RUNNING
+            except CRIError:
+                return False
+
+        return read_log(Path(instance.log_path), options, running)

@@ -1,0 +1,304 @@
+"""Pod spec → CRI configs: sandbox config, container config, environment, resources, mounts.
+
+Pure functions (plus the lookups they are given), as upstream's ``kuberuntime`` helpers, so
+the pod worker only decides *when* to create things and these decide *what*. The labels put
+on sandboxes and containers are upstream's (``io.kubernetes.pod.uid`` …): they are how a
+restarted kubelet recognises its pods in the runtime and carries on where it stopped. The
+restart count lives on the container as upstream's ``io.kubernetes.container.restartCount``
+annotation (also a label here, so a list call returns it).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+from kubeherd.api.quantity import Quantity
+
+from .cri import (
+    Capability,
+    ContainerConfig,
+    ContainerMetadata,
+    DNSConfig,
+    ImageSpec,
+    KeyValue,
+    LinuxContainerConfig,
+    LinuxContainerResources,
+    LinuxContainerSecurityContext,
+    LinuxPodSandboxConfig,
+    LinuxSandboxSecurityContext,
+    Mount,
+    NamespaceMode,
+    NamespaceOption,
+    PodSandboxConfig,
+    PodSandboxMetadata,
+    PortMapping,
+    Protocol,
+)
+from .volumes import field_value, resource_value
+
+Obj = dict[str, Any]
+
+POD_UID = "io.kubernetes.pod.uid"
+POD_NAME = "io.kubernetes.pod.name"
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+CONTAINER_NAME = "io.kubernetes.container.name"
+RESTART_COUNT = "io.kubernetes.container.restartCount"
+CONTAINER_TYPE = "io.kubernetes.kubeherd.container-type"  # init | app
+MANAGED = "io.kubernetes.kubeherd.managed"
+
+CLUSTER_DNS = "10.43.0.10"
+CLUSTER_DOMAIN = "cluster.local"
+MIN_SHARES = 2
+QUOTA_PERIOD = 100_000
+
+_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)|\$\$")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Upstream's ``$(VAR)`` expansion: known names are replaced, ``$$`` escapes a ``$``,
+    unknown references stay as written."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        return env[name] if name in env else m.group(0)
+    return _VAR_REF.sub(sub, text)
+
+
+def qos_class(pod: Obj) -> str:
+    """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
+    containers = ((pod.get("spec") or {}).get("containers") or []) + \
+        ((pod.get("spec") or {}).get("initContainers") or [])
+    requests: dict[str, int] = {}
+    limits: dict[str, int] = {}
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        req = {k: Quantity.parse(str(v)).nanos for k, v in (res.get("requests") or {}).items()
+               if k in ("cpu", "memory")}
+        lim = {k: Quantity.parse(str(v)).nanos for k, v in (res.get("limits") or {}).items()
+               if k in ("cpu", "memory")}
+        if req or lim:
+            any_set = True
+        for k, v in lim.items():
+            req.setdefault(k, v)  # requests default to limits
+        if set(lim) != {"cpu", "memory"} or any(req.get(k) != lim.get(k) for k in ("cpu", "memory")):
+            guaranteed = False
+        for k, v in req.items():
+            requests[k] = requests.get(k, 0) + v
+        for k, v in lim.items():
+            limits[k] = limits.get(k, 0) + v
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def cgroup_parent(pod: Obj) -> str:
+    qos = qos_class(pod)
+    uid = pod["metadata"]["uid"]
+    if qos == "Guaranteed":
+        return f"/kubepods/pod{uid}"
+    return f"/kubepods/{qos.lower()}/pod{uid}"
+
+
+def container_resources(container: Obj) -> LinuxContainerResources:
+    res = container.get("resources") or {}
+    limits = res.get("limits") or {}
+    requests = res.get("requests") or {}
+    cpu_request = requests.get("cpu", limits.get("cpu"))
+    shares = MIN_SHARES
+    if cpu_request is not None:
+        shares = max(MIN_SHARES, Quantity.parse(str(cpu_request)).scaled_value(-3) * 1024 // 1000)
+    quota = 0
+    if "cpu" in limits:
+        milli = Quantity.parse(str(limits["cpu"])).scaled_value(-3)
+        quota = max(1000, milli * QUOTA_PERIOD // 1000)
+    memory = Quantity.parse(str(limits["memory"])).value() if "memory" in limits else 0
+    return LinuxContainerResources(cpu_period=QUOTA_PERIOD if quota else 0, cpu_quota=quota, cpu_shares=shares,
+                                   memory_limit_in_bytes=memory)
+
+
+def dns_config(pod: Obj, host_resolv: Path = Path("/etc/resolv.conf")) -> DNSConfig | None:
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    if policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork")):
+        ns = pod["metadata"]["namespace"]
+        config = DNSConfig(servers=[CLUSTER_DNS],
+                           searches=[f"{ns}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN],
+                           options=["ndots:5"])
+    elif policy == "None":
+        config = DNSConfig()
+    else:  # Default, or ClusterFirst with hostNetwork: the node's resolver
+        config = DNSConfig()
+        try:
+            for line in host_resolv.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    config.servers.append(parts[1])
+                elif parts and parts[0] == "search":
+                    config.searches.extend(parts[1:])
+                elif parts and parts[0] == "options":
+                    config.options.extend(parts[1:])
+        except OSError:
+            pass
+    extra = spec.get("dnsConfig") or {}
+    config.servers += extra.get("nameservers") or []
+    config.searches += extra.get("searches") or []
+    config.options += [o["name"] + (f":{o['value']}" if o.get("value") else "") for o in extra.get("options") or []]
+    return config
+
+
+def sandbox_config(pod: Obj, attempt: int, logs_root: Path) -> PodSandboxConfig:
+    meta = pod["metadata"]
+    spec = pod.get("spec") or {}
+    host_network = bool(spec.get("hostNetwork"))
+    hostname = "" if host_network else (spec.get("hostname") or meta["name"])[:63]
+    ports = [PortMapping(protocol=Protocol[p.get("protocol", "TCP")], container_port=p["containerPort"],
+                         host_port=p.get("hostPort", 0), host_ip=p.get("hostIP", ""))
+             for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort")]
+    namespaces = NamespaceOption(
+        network=NamespaceMode.NODE if host_network else NamespaceMode.POD,
+        pid=NamespaceMode.NODE if spec.get("hostPID") else
+        NamespaceMode.POD if spec.get("shareProcessNamespace") else NamespaceMode.CONTAINER,
+        ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD)
+    return PodSandboxConfig(
+        metadata=PodSandboxMetadata(name=meta["name"], uid=meta["uid"], namespace=meta["namespace"], attempt=attempt),
+        hostname=hostname, log_directory=str(pod_log_dir(logs_root, pod)), dns_config=dns_config(pod),
+        port_mappings=ports,
+        labels={POD_UID: meta["uid"], POD_NAME: meta["name"], POD_NAMESPACE: meta["namespace"], MANAGED: "true"},
+        annotations={},
+        linux=LinuxPodSandboxConfig(cgroup_parent=cgroup_parent(pod), security_context=LinuxSandboxSecurityContext(
+            namespace_options=namespaces)))
+
+
+def pod_log_dir(logs_root: Path, pod: Obj) -> Path:
+    meta = pod["metadata"]
+    return logs_root / f"{meta['namespace']}_{meta['name']}_{meta['uid']}"
+
+
+def environment(pod: Obj, container: Obj, lookup: dict[tuple[str, str], Obj | None]) -> list[KeyValue]:
+    """The container's environment: envFrom, then env (later wins), with ``$(VAR)`` expanded
+    against what is defined before. ``lookup`` holds the configMaps/secrets the pod refers to
+    (``("configmaps", name)`` → object or None)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        prefix = source.get("prefix", "")
+        if "configMapRef" in source:
+            obj = lookup.get(("configmaps", source["configMapRef"].get("name", "")))
+            if obj is None and not source["configMapRef"].get("optional"):
+                raise LookupError(f'configmap "{source["configMapRef"].get("name")}" not found')
+            for k, v in ((obj or {}).get("data") or {}).items():
+                env[prefix + k] = v
+        elif "secretRef" in source:
+            obj = lookup.get(("secrets", source["secretRef"].get("name", "")))
+            if obj is None and not source["secretRef"].get("optional"):
+                raise LookupError(f'secret "{source["secretRef"].get("name")}" not found')
+            for k, v in ((obj or {}).get("data") or {}).items():
+                env[prefix + k] = base64.b64decode(v).decode(errors="replace")
+    for var in container.get("env") or []:
+        name = var["name"]
+        if "valueFrom" not in var:
+            env[name] = expand(str(var.get("value", "")), env)
+            continue
+        source = var["valueFrom"]
+        if "fieldRef" in source:
+            env[name] = field_value(pod, source["fieldRef"].get("fieldPath", ""))
+        elif "resourceFieldRef" in source:
+            env[name] = resource_value(pod, source["resourceFieldRef"], container["name"])
+        else:
+            kind, ref = ("configmaps", source["configMapKeyRef"]) if "configMapKeyRef" in source \
+                else ("secrets", source.get("secretKeyRef") or {})
+            obj = lookup.get((kind, ref.get("name", "")))
+            data = (obj or {}).get("data") or {}
+            key = ref.get("key", "")
+            if key not in data:
+                if ref.get("optional"):
+                    continue
+                what = "configmap" if kind == "configmaps" else "secret"
+                raise LookupError(f'couldn\'t find key {key} in {what} {pod["metadata"]["namespace"]}/'
+                                  f'{ref.get("name")}')
+            env[name] = data[key] if kind == "configmaps" else base64.b64decode(data[key]).decode(errors="replace")
+    return [KeyValue(key=k, value=v) for k, v in env.items()]
+
+
+def referenced_objects(pod: Obj) -> set[tuple[str, str]]:
+    """The configMaps and secrets the pod's environment refers to."""
+    refs: set[tuple[str, str]] = set()
+    spec = pod.get("spec") or {}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for source in c.get("envFrom") or []:
+            if "configMapRef" in source:
+                refs.add(("configmaps", source["configMapRef"].get("name", "")))
+            if "secretRef" in source:
+                refs.add(("secrets", source["secretRef"].get("name", "")))
+        for var in c.get("env") or []:
+            source = var.get("valueFrom") or {}
+            if "configMapKeyRef" in source:
+                refs.add(("configmaps", source["configMapKeyRef"].get("name", "")))
+            if "secretKeyRef" in source:
+                refs.add(("secrets", source["secretKeyRef"].get("name", "")))
+    return refs
+
+
+def mounts(pod: Obj, container: Obj, volume_paths: dict[str, Path]) -> list[Mount]:
+    volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
+    out = []
+    for vm in container.get("volumeMounts") or []:
+        host = volume_paths.get(vm["name"])
+        if host is None:
+            raise LookupError(f"volume {vm['name']} not found")
+        if vm.get("subPath"):
+            host = host / vm["subPath"]
+            if not host.exists():
+                host.mkdir(parents=True, exist_ok=True)
+        volume = volumes.get(vm["name"]) or {}
+        readonly = bool(vm.get("readOnly")) or any(k in volume for k in ("configMap", "secret", "downwardAPI"))
+        out.append(Mount(container_path=vm["mountPath"], host_path=str(host), readonly=readonly))
+    return out
+
+
+def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int, image_ref: str,
+                     env: list[KeyValue], mount_list: list[Mount]) -> ContainerConfig:
+    meta = pod["metadata"]
+    values = {kv.key: kv.value for kv in env}
+    command = [expand(str(a), values) for a in container.get("command") or []]
+    args = [expand(str(a), values) for a in container.get("args") or []]
+    security = container.get("securityContext") or {}
+    pod_security = (pod.get("spec") or {}).get("securityContext") or {}
+    run_as_user = security.get("runAsUser", pod_security.get("runAsUser"))
+    run_as_group = security.get("runAsGroup", pod_security.get("runAsGroup"))
+    caps = security.get("capabilities") or {}
+    spec = pod.get("spec") or {}
+    pid = NamespaceMode.NODE if spec.get("hostPID") else \
+        NamespaceMode.POD if spec.get("shareProcessNamespace") else NamespaceMode.CONTAINER
+    labels = {POD_UID: meta["uid"], POD_NAME: meta["name"], POD_NAMESPACE: meta["namespace"],
+              CONTAINER_NAME: container["name"], RESTART_COUNT: str(restart_count), CONTAINER_TYPE: kind,
+              MANAGED: "true"}
+    return ContainerConfig(
+        metadata=ContainerMetadata(name=container["name"], attempt=restart_count),
+        image=ImageSpec(image=image_ref), command=command, args=args,
+        working_dir=container.get("workingDir", ""), envs=env, mounts=mount_list, labels=labels,
+        annotations={RESTART_COUNT: str(restart_count)},
+        log_path=f"{container['name']}/{restart_count}.log", stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")), tty=bool(container.get("tty")),
+        linux=LinuxContainerConfig(resources=container_resources(container),
+                                   security_context=LinuxContainerSecurityContext(
+                                       namespace_options=NamespaceOption(
+                                           network=NamespaceMode.NODE if spec.get("hostNetwork") else NamespaceMode.POD,
+                                           pid=pid,
+                                           ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD),
+                                       privileged=bool(security.get("privileged")),
+                                       run_as_user=run_as_user, run_as_group=run_as_group,
+                                       readonly_rootfs=bool(security.get("readOnlyRootFilesystem")),
+                                       capabilities=_capabilities(caps),
+                                       no_new_privs=security.get("allowPrivilegeEscalation") is False)))
+
+
+def _capabilities(caps: Obj) -> Capability | None:
+    if not caps:
+        return None
+    return Capability(add_capabilities=list(caps.get("add") or []), drop_capabilities=list(caps.get("drop") or []))

@@ -1,0 +1,249 @@
+"""Pod status from runtime state: phase, conditions, container statuses — as upstream computes them.
+
+Design: :func:`pod_status` is a pure function of the pod, what the runtime says about its
+containers (a :class:`RuntimeView`, built by the pod worker from CRI calls), the probe
+results and the worker's own waiting reasons (``CrashLoopBackOff``, ``ErrImagePull`` …).
+Nothing here is remembered between syncs, so a restarted kubelet reports the same status
+from the same runtime state. The :class:`StatusManager` writes it with a merge patch on the
+``status`` subresource, and only when it differs from the last one written for that pod
+(transition times are carried over from the pod's current conditions, so an unchanged
+condition never causes a write).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeherd.client import APIClient, APIStatusError, ResourceRef
+
+from .cri import ContainerState, ContainerStatus
+from .kuberuntime import RESTART_COUNT, qos_class
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+PODS = ResourceRef("v1", "pods", True, "Pod")
+
+
+def rfc3339(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def restart_count(status: ContainerStatus) -> int:
+    text = status.labels.get(RESTART_COUNT) or status.annotations.get(RESTART_COUNT) or "0"
+    return int(text) if text.isdigit() else 0
+
+
+@dataclass
+class RuntimeView:
+    """What the runtime holds for one pod: its sandbox and every container instance by name,
+    newest (highest restart count) first."""
+
+    sandbox_id: str = ""
+    sandbox_ready: bool = False
+    pod_ip: str = ""
+    extra_ips: list[str] = field(default_factory=list)
+    containers: dict[str, list[ContainerStatus]] = field(default_factory=dict)
+
+    def latest(self, name: str) -> ContainerStatus | None:
+        instances = self.containers.get(name)
+        return instances[0] if instances else None
+
+    def previous(self, name: str) -> ContainerStatus | None:
+        instances = self.containers.get(name) or []
+        return instances[1] if len(instances) > 1 else None
+
+
+def terminated_reason(status: ContainerStatus) -> str:
+    if status.reason:
+        return status.reason
+    return "Completed" if status.exit_code == 0 else "Error"
+
+
+def terminated(status: ContainerStatus) -> Obj:
+    out: Obj = {"exitCode": status.exit_code, "reason": terminated_reason(status),
+                "startedAt": rfc3339(status.started_at) if status.started_at else None,
+                "finishedAt": rfc3339(status.finished_at) if status.finished_at else None,
+                "containerID": f"containerd://{status.id}"}
+    if status.message:
+        out["message"] = status.message
+    return out
+
+
+def will_restart(pod: Obj, status: ContainerStatus, init: bool = False) -> bool:
+    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    if init and policy == "Always":
+        policy = "OnFailure"  # init containers that succeeded never run again
+    if policy == "Always":
+        return True
+    return policy == "OnFailure" and status.exit_code != 0
+
+
+def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, ready: bool, started: bool | None,
+                     waiting: tuple[str, str] | None) -> Obj:
+    name = spec["name"]
+    latest = view.latest(name)
+    out: Obj = {"name": name, "image": spec.get("image", ""), "imageID": "", "ready": False, "restartCount": 0,
+                "started": False, "state": {}, "lastState": {}}
+    if latest is None:
+        reason, message = waiting or (("PodInitializing", "") if not init else ("", ""))
+        reason = reason or "ContainerCreating"
+        out["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        return out
+    out["restartCount"] = restart_count(latest)
+    out["imageID"] = latest.image_ref
+    out["containerID"] = f"containerd://{latest.id}"
+    previous = view.previous(name)
+    if latest.state == ContainerState.CONTAINER_RUNNING:
+        out["state"] = {"running": {"startedAt": rfc3339(latest.started_at)}}
+        out["started"] = bool(started) if started is not None else True
+        out["ready"] = ready and out["started"]
+        if previous is not None:
+            out["lastState"] = {"terminated": terminated(previous)}
+    elif latest.state == ContainerState.CONTAINER_EXITED and waiting is not None and will_restart(pod, latest, init):
+        out["state"] = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
+        out["lastState"] = {"terminated": terminated(latest)}
+    elif latest.state == ContainerState.CONTAINER_EXITED:
+        out["state"] = {"terminated": terminated(latest)}
+        if previous is not None:
+            out["lastState"] = {"terminated": terminated(previous)}
+    else:  # created, not started yet
+        out["state"] = {"waiting": {"reason": "ContainerCreating"}}
+    return out
+
+
+def _phase(pod: Obj, init_statuses: list[Obj], statuses: list[Obj]) -> str:
+    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    for st in init_statuses:
+        term = st["state"].get("terminated")
+        if term and term["exitCode"] == 0:
+            continue
+        if term and policy == "Never":
+            return "Failed"
+        return "Pending"
+    running = waiting = stopped = succeeded = failed = 0
+    for st in statuses:
+        state = st["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            if state["terminated"]["exitCode"] == 0:
+                succeeded += 1
+            else:
+                failed += 1
+        elif st.get("lastState", {}).get("terminated"):
+            stopped += 1
+            if st["lastState"]["terminated"]["exitCode"] == 0:
+                succeeded += 1
+            else:
+                failed += 1
+        else:
+            waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        if policy == "Always":
+            return "Running"
+        if policy == "OnFailure" and failed:
+            return "Running"
+        return "Failed" if failed else "Succeeded"
+    return "Pending"
+
+
+def _condition(kind: str, ok: bool, old: list[Obj], reason: str = "") -> Obj:
+    status = "True" if ok else "False"
+    previous = next((c for c in old if c.get("type") == kind), None)
+    since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else now()
+    out: Obj = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+    if reason and not ok:
+        out["reason"] = reason
+    return out
+
+
+def pod_status(pod: Obj, view: RuntimeView, *, host_ip: str, readiness: dict[str, bool],
+               startup: dict[str, bool], waiting: dict[str, tuple[str, str]]) -> Obj:
+    """The pod's whole ``status`` as this kubelet sees it now."""
+    spec = pod.get("spec") or {}
+    old = pod.get("status") or {}
+    old_conditions = old.get("conditions") or []
+    init_statuses = [container_status(pod, c, view, init=True, ready=False, started=None, waiting=waiting.get(c["name"]))
+                     for c in spec.get("initContainers") or []]
+    for st in init_statuses:
+        term = st["state"].get("terminated")
+        st["ready"] = bool(term and term["exitCode"] == 0)
+    statuses = [container_status(pod, c, view, init=False, ready=readiness.get(c["name"], True),
+                                 started=startup.get(c["name"]), waiting=waiting.get(c["name"]))
+                for c in spec.get("containers") or []]
+    phase = _phase(pod, init_statuses, statuses)
+    initialized = all(st["ready"] for st in init_statuses)
+    containers_ready = all(st["ready"] for st in statuses)
+    if phase == "Succeeded":
+        # completed pods are not ready; their containers are terminated
+        containers_ready = False
+    conditions = [
+        _condition("PodReadyToStartContainers", view.sandbox_ready, old_conditions),
+        _condition("Initialized", initialized, old_conditions, "ContainersNotInitialized"),
+        _condition("Ready", containers_ready and initialized, old_conditions, "ContainersNotReady"),
+        _condition("ContainersReady", containers_ready and initialized, old_conditions, "ContainersNotReady"),
+    ]
+    if phase == "Succeeded":
+        conditions[2]["reason"] = conditions[3]["reason"] = "PodCompleted"
+    scheduled = next((c for c in old_conditions if c.get("type") == "PodScheduled"), None)
+    if scheduled is not None:
+        conditions.append(scheduled)
+    pod_ip = host_ip if spec.get("hostNetwork") else view.pod_ip
+    status: Obj = {
+        "phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}] if host_ip else [],
+        "startTime": old.get("startTime") or now(), "qosClass": qos_class(pod),
+        "containerStatuses": statuses,
+    }
+    if pod_ip:
+        status["podIP"] = pod_ip
+        status["podIPs"] = [{"ip": pod_ip}] + [{"ip": ip} for ip in view.extra_ips]
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    return status
+
+
+def _comparable(status: Obj) -> Obj:
+    """The status without the times that change on every computation."""
+    return {**status, "startTime": None,
+            "conditions": [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+                           for c in status.get("conditions") or []]}
+
+
+class StatusManager:
+    """Writes pod statuses, skipping writes that would change nothing."""
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+        self._last: dict[str, Obj] = {}
+
+    async def set_status(self, pod: Obj, status: Obj) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        current = _comparable({**(pod.get("status") or {}), "startTime": None})
+        wanted = _comparable(status)
+        if self._last.get(uid) == wanted or all(current.get(k) == v for k, v in wanted.items()):
+            self._last[uid] = wanted
+            return
+        try:
+            await self.client.patch(PODS, meta["name"], {"metadata": {"uid": uid}, "status": status},
+                                    meta["namespace"], subresource="status")
+            self._last[uid] = wanted
+        except APIStatusError as exc:
+            if exc.code not in (404, 409, 422):
+                raise
+            log.debug("status of %s/%s not written: %s", meta["namespace"], meta["name"], exc)
+
+    def forget(self, uid: str) -> None:
+        self._last.pop(uid, None)
