@@ -141,3 +141,43 @@ def test_progress_deadline_exceeded(cluster: Cluster) -> None:
     result = cluster.kubectl("rollout", "status", "deploy/stuck", "-n", ns, "--timeout=30s", check=False)
     assert result.returncode == 1
     assert 'deployment "stuck" exceeded its progress deadline' in result.stderr
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_kubectl_rollout_commands(cluster: Cluster, version: str) -> None:
+    """The user's path, with the commands themselves: create deployment, rollout status, set image,
+    history, undo, pause/resume, restart, scale."""
+    ns = f"rollout-{version.replace('.', '')}"
+    cluster.kubectl("create", "namespace", ns, version="1.27")
+    kubelet = Kubelet(cluster, ns)
+    kubelet.thread.start()
+    try:
+        k = lambda *args: cluster.kubectl(*args, "-n", ns, version=version)  # noqa: E731
+        k("create", "deployment", "web", "--image=nginx:1.25", "--replicas=3")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        k("set", "image", "deploy/web", "nginx=nginx:1.26")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        history = k("rollout", "history", "deploy/web").stdout.split()
+        assert history[history.index("CHANGE-CAUSE") + 1:] == ["1", "<none>", "2", "<none>"]
+        k("rollout", "undo", "deploy/web")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        image = lambda: cluster.kubectl_json("get", "deploy", "web", "-n", ns)["spec"]["template"]["spec"][  # noqa: E731
+            "containers"][0]["image"]
+        assert image() == "nginx:1.25"
+        k("rollout", "pause", "deploy/web")
+        k("set", "image", "deploy/web", "nginx=nginx:1.27")
+        assert cluster.kubectl_json("get", "deploy", "web", "-n", ns)["spec"]["paused"] is True
+        k("rollout", "resume", "deploy/web")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        k("rollout", "restart", "deploy/web")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        template = cluster.kubectl_json("get", "deploy", "web", "-n", ns)["spec"]["template"]
+        assert "kubectl.kubernetes.io/restartedAt" in template["metadata"]["annotations"]
+        k("scale", "deploy/web", "--replicas=5")
+        k("rollout", "status", "deploy/web", "--timeout=60s")
+        pods = cluster.kubectl_json("get", "pods", "-n", ns)["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        assert len(live) == 5 and {p["spec"]["containers"][0]["image"] for p in live} == {"nginx:1.27"}
+    finally:
+        kubelet.stop.set()
+        kubelet.thread.join(5)
