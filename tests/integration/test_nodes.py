@@ -105,3 +105,33 @@ def test_sim_cli_rejects_bad_kubeconfig(tmp_path: Path) -> None:
                              str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.startswith("kubeherd sim:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pods_of_a_dead_node_are_recreated_elsewhere(fast_cluster: Cluster) -> None:
+    c = fast_cluster
+    sim = start_sim(c, "lost-", 1)
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "moves"},
+          "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "moves"}},
+                   "template": {"metadata": {"labels": {"app": "moves"}}, "spec": {
+                       "containers": [{"name": "c", "image": "x"}],
+                       # prefer the node that is about to die, and leave it soon once it is unreachable
+                       "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                           "weight": 100, "preference": {"matchExpressions": [{
+                               "key": "kubernetes.io/hostname", "operator": "In", "values": ["lost-0"]}]}}]}},
+                       "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                                        "effect": "NoExecute", "tolerationSeconds": 2}]}}}}
+    c.kubectl("create", "-f", "-", input=json.dumps(rs), version="1.27")
+
+    def pods() -> list[dict]:
+        return c.kubectl_json("get", "pods", "-l", "app=moves")["items"]
+
+    first = wait_for(lambda: [p for p in pods() if p["spec"].get("nodeName") == "lost-0"
+                              and p["status"].get("phase") == "Running"], timeout=30, message="pod on lost-0")
+    sim.send_signal(signal.SIGKILL)
+    sim.wait()
+    # NotReady → unreachable NoExecute taint → evicted after 2 s → the ReplicaSet makes a new pod,
+    # which the scheduler puts on a live node, where it runs
+    moved = wait_for(lambda: [p for p in pods() if p["metadata"]["uid"] != first[0]["metadata"]["uid"]
+                              and p["spec"].get("nodeName", "").startswith("sim-node-")
+                              and p["status"].get("phase") == "Running"], timeout=60, message="replacement runs")
+    assert len(moved) == 1
