@@ -25,6 +25,15 @@ Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
 
 
+def trim(obj: Obj) -> None:
+    """Drop managedFields from cached objects, as kube-controller-manager and kube-scheduler do:
+    no controller reads them, they are often the biggest part of an object, and an update that
+    leaves them out keeps the stored ones."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+
+
 def object_key(obj: Obj) -> str:
     """`namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc)."""
     meta = obj.get("metadata", {})
@@ -180,6 +189,7 @@ class Informer:
                 self.indexer.remove(gone)
                 self._emit_delete(gone)
         for obj in fresh.values():
+            trim(obj)
             obj.setdefault("apiVersion", self.ref.api_version)
             if self.ref.kind:
                 obj.setdefault("kind", self.ref.kind)
@@ -208,6 +218,7 @@ class Informer:
                 self.resource_version = rv or self.resource_version
                 continue
             if kind in ("ADDED", "MODIFIED"):
+                trim(obj)
                 old = self.indexer.upsert(obj)
                 if old is None:
                     self._emit_add(obj)
