@@ -26,6 +26,7 @@ from kubeherd.kubelet.kubelet import Kubelet
 from kubeherd.kubelet.runtime import start_runtime
 from kubeherd.scheduler import KubeScheduler
 from kubeherd.sim import SimulatedNodes
+from kubeherd.storage.cache import DEFAULT_WINDOW
 from kubeherd.storage.sqlite import SQLiteStore
 
 
@@ -184,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
                    help="run no kubelet (and no containerd) on this machine: a control plane only")
     s.add_argument("--container-runtime-endpoint", default="",
                    help="the CRI socket of an existing runtime (default: start containerd under the data dir)")
-    s.add_argument("--default-watch-cache-size", type=int, default=20_000,
+    s.add_argument("--default-watch-cache-size", type=int, default=DEFAULT_WINDOW,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
     s.add_argument("--simulate-nodes", type=int, default=0, metavar="N",

@@ -25,7 +25,7 @@ from kubeherd.storage.interface import Event, Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = 20_000
+DEFAULT_WINDOW = 5_000
 MAX_PENDING = 50_000  # a watcher further behind than this is closed; it will re-watch
 
 
