@@ -211,7 +211,9 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="kubeherd-bench-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(tmp / "data"),
-         "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--disable-agent"],
+         "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--disable-agent",
+         # the API server alone: no controllers or scheduler acting on the pods it stores
+         "--disable-controllers", "--disable-scheduler"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     assert proc.stdout is not None
     port = 0

@@ -435,8 +435,8 @@ class SQLiteStore:
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA cache_size=-32768")  # KiB: 32 MiB of page cache per connection
-        conn.execute("PRAGMA mmap_size=268435456")  # reads straight from the OS page cache
+        conn.execute("PRAGMA cache_size=-8192")  # KiB: 8 MiB of page cache per connection
+        conn.execute("PRAGMA mmap_size=0")  # no mmap: mapped pages would count in the server's RSS
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA busy_timeout=5000")
         return conn
