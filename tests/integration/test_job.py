@@ -247,12 +247,24 @@ podFailurePolicy:
 
 
 def test_ttl_after_finished_deletes_the_job(cluster: Cluster, ns: str, core: Any, batch: Any) -> None:
+    from kubernetes import watch
     from kubernetes.client.exceptions import ApiException
 
     create_job(cluster, ns, "brief", "ttlSecondsAfterFinished: 1")
     pod = wait_for(lambda: running(job_pods(core, ns, "brief")), message="the pod")[0]
+    # watch from before the pod finishes: the Job may complete and be deleted a second later,
+    # faster than a fresh `kubectl wait` could look at it
+    since = batch.list_namespaced_job(ns).metadata.resource_version
     finish_pod(core, pod, "Succeeded")
-    cluster.kubectl("wait", "-n", ns, "--for=condition=complete", "job/brief", "--timeout=30s")
+    seen: list[tuple[str, bool]] = []
+    for event in watch.Watch().stream(batch.list_namespaced_job, ns, resource_version=since, timeout_seconds=30):
+        job = event["object"]
+        complete = any(c.type == "Complete" and c.status == "True" for c in (job.status.conditions or []))
+        seen.append((event["type"], complete))
+        if event["type"] == "DELETED":
+            break
+    assert ("MODIFIED", True) in seen, seen  # it completed first
+    assert seen[-1][0] == "DELETED", seen  # then went after its TTL
 
     def gone() -> bool:
         try:
@@ -261,7 +273,7 @@ def test_ttl_after_finished_deletes_the_job(cluster: Cluster, ns: str, core: Any
             return exc.status == 404
         return False
 
-    wait_for(gone, timeout=20, message="the Job deleted after its TTL")
+    assert gone()
 
 
 @pytest.mark.parametrize("cascade", ["background", "foreground"])
