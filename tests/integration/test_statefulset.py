@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import Cluster, pod_status_running, run_pods, wait_for
+from tests.integration.conftest import Cluster, Kubelet, run_pods, wait_for
 
 
 def statefulset(name: str, replicas: int, image: str = "nginx:1.25", **spec: object) -> str:
@@ -23,34 +23,6 @@ def statefulset(name: str, replicas: int, image: str = "nginx:1.25", **spec: obj
 
 CLAIMS = [{"metadata": {"name": "data", "labels": {"tier": "db"}},
            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
-
-
-class Kubelet:
-    """Keeps marking a namespace's pods Running and Ready, and finishes graceful deletions."""
-
-    def __init__(self, cluster: Cluster, namespace: str) -> None:
-        self.cluster, self.namespace = cluster, namespace
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from kubernetes import client, config
-
-        api = client.CoreV1Api(config.new_client_from_config(str(self.cluster.kubeconfig)))
-        while not self.stop.is_set():
-            for pod in api.list_namespaced_pod(self.namespace).items:
-                try:
-                    if pod.metadata.deletion_timestamp:
-                        api.delete_namespaced_pod(pod.metadata.name, self.namespace, grace_period_seconds=0)
-                    elif pod.status.phase != "Running":
-                        raw = api.api_client.sanitize_for_serialization(pod)
-                        api.patch_namespaced_pod_status(pod.metadata.name, self.namespace,
-                                                        {"status": pod_status_running(raw)},
-                                                        _content_type="application/merge-patch+json")
-                except client.ApiException:
-                    pass
-            self.stop.wait(0.1)
-        api.api_client.close()
 
 
 class PodEvents:
