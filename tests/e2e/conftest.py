@@ -53,7 +53,8 @@ from kubeherd.kubelet.runtime import Containerd, ContainerdLayout, write_cni_con
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO / "build" / "images"
-POD_CIDR = "10.42.254.0/24"
+TEST_SLOT = int(os.environ.get("KUBEHERD_TEST_SLOT", "0"))  # side-by-side runs get their own subnet
+POD_CIDR = f"10.42.{254 - TEST_SLOT}.0/24"
 BRIDGE = "khe2e0"
 
 

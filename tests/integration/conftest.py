@@ -45,6 +45,15 @@ class Cluster:
         return json.loads(self.kubectl(*args, "-o", "json", version=version).stdout)
 
 
+TEST_SLOT = int(os.environ.get("KUBEHERD_TEST_SLOT", "0"))
+
+
+def agent_network_args() -> list[str]:
+    """A pod network of its own per ``KUBEHERD_TEST_SLOT``, so test runs side by side on one
+    machine never hand out the same pod IPs (they may share the bridge: its subnets differ)."""
+    return ["--cluster-cidr", f"10.{60 + TEST_SLOT}.0.0/16"] if TEST_SLOT else []
+
+
 def start_server(tmp: Path, extra: list[str] | None = None, agent: bool = False) -> Cluster:
     data_dir = tmp / "data"
     home = tmp / "home"
@@ -53,7 +62,7 @@ def start_server(tmp: Path, extra: list[str] | None = None, agent: bool = False)
     # control plane only: these tests play kubelet themselves (tests/e2e runs real containers)
     cmd = [sys.executable, "-m", "kubeherd.cli.main", "server", "--data-dir", str(data_dir),
            "--https-listen-port", "0", "--bind-address", "127.0.0.1", "--write-kubeconfig", str(kubeconfig),
-           *([] if agent else ["--disable-agent"]), *(extra or [])]
+           *(agent_network_args() if agent else ["--disable-agent"]), *(extra or [])]
     log = open(tmp / "server.log", "a")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     url = ""
