@@ -22,6 +22,7 @@ from kubeherd.cli import image as image_cli
 from kubeherd.cli import killall as killall_cli
 from kubeherd.client import APIClient, HTTPTransport, Identity, InProcessTransport, KubeConfig
 from kubeherd.controllers.manager import ControllerManager
+from kubeherd.kubelet.config import KubeletConfig, parse_kubelet_args
 from kubeherd.kubelet.kubelet import Kubelet
 from kubeherd.kubelet.runtime import start_runtime
 from kubeherd.scheduler import KubeScheduler
@@ -72,7 +73,7 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str) -> Kubelet:
+async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str, config: KubeletConfig) -> Kubelet:
     """The node agent of this server: our containerd (or ``endpoint``), then the kubelet,
     talking to the API in process as ``system:node:<hostname>``; it serves pod logs to the
     apiserver directly."""
@@ -80,13 +81,14 @@ async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str) -> Kub
     node_name = socket.gethostname().lower()
     client = APIClient(InProcessTransport(server.dispatch_as, Identity(
         f"system:node:{node_name}", ("system:nodes", "system:masters"))))
-    kubelet = Kubelet(client, runtime, data_dir, node_name)
+    kubelet = Kubelet(client, runtime, data_dir, node_name, config=config)
     register_log_source(node_name, kubelet)
     await kubelet.start()
     return kubelet
 
 
 async def run_server(args: argparse.Namespace) -> int:
+    kubelet_config = None if args.disable_agent else parse_kubelet_args(args.kubelet_arg)
     stop = stop_on_signals()
     # Long-lived objects (the watch cache, informers) dominate the heap: collect young objects
     # less often, and leave what start-up loaded out of every later collection.
@@ -129,7 +131,8 @@ async def run_server(args: argparse.Namespace) -> int:
         await simulated.start()
     kubelet = None
     if not args.disable_agent:
-        kubelet = await start_kubelet(server, data_dir, args.container_runtime_endpoint)
+        assert kubelet_config is not None
+        kubelet = await start_kubelet(server, data_dir, args.container_runtime_endpoint, kubelet_config)
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
                       server.pki.admin.key_pem())
@@ -185,6 +188,9 @@ def parser() -> argparse.ArgumentParser:
                    help="run no kubelet (and no containerd) on this machine: a control plane only")
     s.add_argument("--container-runtime-endpoint", default="",
                    help="the CRI socket of an existing runtime (default: start containerd under the data dir)")
+    s.add_argument("--kubelet-arg", action="append", metavar="KEY=VALUE",
+                   help="a kubelet setting by its upstream flag name, e.g. eviction-hard=memory.available<200Mi "
+                        "or port=10250 (repeatable)")
     s.add_argument("--default-watch-cache-size", type=int, default=DEFAULT_WINDOW,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
@@ -218,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop
             return uvloop.run(run_server(args))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             print(f"kubeherd: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:

@@ -36,6 +36,7 @@ from kubeherd.api import errors
 from kubeherd.client import APIClient, APIStatusError, InformerFactory, ResourceRef, WorkQueue, run_workers
 from kubeherd.client.informer import object_key
 
+from .config import KubeletConfig
 from .cri import ContainerState, CRIError, PodSandboxFilter
 from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
 from .kuberuntime import MANAGED, POD_UID
@@ -81,7 +82,8 @@ def _now() -> str:
 
 class Kubelet:
     def __init__(self, client: APIClient, runtime: Runtime, data_dir: Path, node_name: str = "",
-                 workers: int = 64) -> None:
+                 workers: int = 64, config: KubeletConfig | None = None) -> None:
+        self.config = config or KubeletConfig()
         self.client = client
         self.runtime = runtime
         self.data_dir = Path(data_dir)
@@ -127,7 +129,8 @@ class Kubelet:
                     mem_kib = int(line.split()[1])
         st = os.statvfs(self.data_dir)
         return {"cpu": str(os.cpu_count() or 1), "memory": f"{mem_kib}Ki",
-                "ephemeral-storage": f"{st.f_blocks * st.f_frsize // 1024}Ki", "pods": "110"}
+                "ephemeral-storage": f"{st.f_blocks * st.f_frsize // 1024}Ki",
+                "pods": str(self.config.max_pods)}
 
     def _node_status(self) -> Obj:
         now = _now()
