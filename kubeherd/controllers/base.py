@@ -9,12 +9,13 @@ content of one event, so a controller restarted at any moment converges to the s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kubeherd.client import (
     APIClient,
+    APIStatusError,
     EventRecorder,
     InformerFactory,
     ResourceRef,
@@ -148,3 +149,52 @@ def claim_candidates(informer: Informer, owner: Obj) -> list[Obj]:
     return (informer.indexer.by_index(CONTROLLER_INDEX, meta["uid"])
             + informer.indexer.by_index(CONTROLLER_INDEX, ORPHAN + meta.get("namespace", "")))
 
+
+
+async def claim_objects(client: APIClient, resource: ResourceRef, owner: Obj, candidates: Iterable[Obj],
+                matches: Callable[[Obj], bool], *, finalizer: str = "") -> list[Obj]:
+    """The objects ``owner`` controls after this pass, as upstream's controller-ref manager decides.
+
+    An owned object that still matches is kept; one that no longer matches is released (its
+    owner reference removed) unless the owner is being deleted; a matching orphan that is not
+    being deleted is adopted (owner reference added) unless the owner is being deleted.
+    ``finalizer`` is added on adoption and removed on release (the Job controller's tracking
+    finalizer). Each write carries the object's uid as a precondition; an object gone or
+    changed meanwhile (404/409/422) is skipped, and the next sync sees it again.
+    """
+    meta = owner["metadata"]
+    uid = meta["uid"]
+    deleting = bool(meta.get("deletionTimestamp"))
+    claimed: list[Obj] = []
+    for obj in candidates:
+        ometa = obj["metadata"]
+        ref = controller_of(obj)
+        refs = list(ometa.get("ownerReferences") or [])
+        finalizers = list(ometa.get("finalizers") or [])
+        if ref is not None and ref.get("uid") == uid:
+            if matches(obj):
+                claimed.append(obj)
+            elif not deleting:
+                change: Obj = {"ownerReferences": [r for r in refs if r.get("uid") != uid] or None}
+                if finalizer in finalizers:
+                    change["finalizers"] = [f for f in finalizers if f != finalizer] or None
+                await _patch_metadata(client, resource, obj, change)
+        elif ref is None and not deleting and not ometa.get("deletionTimestamp") and matches(obj):
+            change = {"ownerReferences": [*refs, owner_reference(owner)]}
+            if finalizer and finalizer not in finalizers:
+                change["finalizers"] = [*finalizers, finalizer]
+            adopted = await _patch_metadata(client, resource, obj, change)
+            if adopted is not None:
+                claimed.append(adopted)
+    return claimed
+
+
+async def _patch_metadata(client: APIClient, resource: ResourceRef, obj: Obj, change: Obj) -> Obj | None:
+    meta = obj["metadata"]
+    try:
+        return await client.patch(resource, meta["name"], {"metadata": {**change, "uid": meta["uid"]}},
+                                  meta.get("namespace", ""))
+    except APIStatusError as exc:
+        if exc.code in (404, 409, 422):
+            return None
+        raise

@@ -39,6 +39,7 @@ from kubeherd.controllers.base import (
     Context,
     Controller,
     claim_candidates,
+    claim_objects,
     controller_of,
     owner_reference,
 )
@@ -319,31 +320,8 @@ class DaemonSetController(Controller):
         await self._update_status(ds, nodes, pods, hashed, collisions, observe=True)
 
     async def _claim_pods(self, ds: Obj, selector: Any) -> list[Obj]:
-        uid = ds["metadata"]["uid"]
-        claimed = []
-        for pod in claim_candidates(self.pods, ds):
-            ref = controller_of(pod)
-            matches = selector.matches(pod["metadata"].get("labels") or {})
-            if ref is not None and ref.get("uid") == uid:
-                if matches:
-                    claimed.append(pod)
-                else:
-                    await self._set_pod_owners(pod, [r for r in pod["metadata"]["ownerReferences"] if r.get("uid") != uid])
-            elif ref is None and matches and not pod["metadata"].get("deletionTimestamp"):
-                refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(ds)]
-                if await self._set_pod_owners(pod, refs):
-                    claimed.append(pod)
-        return claimed
-
-    async def _set_pod_owners(self, pod: Obj, refs: list[Obj]) -> bool:
-        patch = {"metadata": {"ownerReferences": refs or None, "uid": pod["metadata"]["uid"]}}
-        try:
-            await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
-            return True
-        except APIStatusError as exc:
-            if exc.code in (404, 409, 422):
-                return False
-            raise
+        return await claim_objects(self.client, PODS, ds, claim_candidates(self.pods, ds),
+                           lambda pod: selector.matches(pod["metadata"].get("labels") or {}))
 
     @staticmethod
     def _by_node(pods: list[Obj], include_deleted_terminal: bool = False) -> dict[str, list[Obj]]:

@@ -28,6 +28,7 @@ from kubeherd.controllers.base import (
     REPLICASETS,
     Context,
     Controller,
+    claim_objects,
     controller_of,
     index_by_controller,
     owner_keys,
@@ -160,24 +161,8 @@ class DeploymentController(Controller):
 
     async def _claim(self, d: Obj, candidates: list[Obj]) -> list[Obj]:
         selector = label_selector_from_dict((d.get("spec") or {}).get("selector"))
-        uid = d["metadata"]["uid"]
-        owned = []
-        for rs in candidates:
-            ref = controller_of(rs)
-            matches = selector.matches(rs["metadata"].get("labels") or {})
-            if ref is not None and ref.get("uid") == uid:
-                if matches:
-                    owned.append(rs)
-                elif not d["metadata"].get("deletionTimestamp"):
-                    refs = [r for r in rs["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-                    await self._patch_rs(rs, {"metadata": {"ownerReferences": refs or None}})
-            elif ref is None and matches and not d["metadata"].get("deletionTimestamp") \
-                    and not rs["metadata"].get("deletionTimestamp"):
-                refs = [*(rs["metadata"].get("ownerReferences") or []), owner_reference(d)]
-                adopted = await self._patch_rs(rs, {"metadata": {"ownerReferences": refs}})
-                if adopted is not None:
-                    owned.append(adopted)
-        return owned
+        return await claim_objects(self.client, REPLICASETS, d, candidates,
+                           lambda rs: selector.matches(rs["metadata"].get("labels") or {}))
 
     def _find_new(self, d: Obj, sets: list[Obj]) -> Obj | None:
         template = without_hash((d.get("spec") or {}).get("template") or {})

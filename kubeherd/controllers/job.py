@@ -46,6 +46,7 @@ from kubeherd.controllers.base import (
     Context,
     Controller,
     claim_candidates,
+    claim_objects,
     controller_of,
     owner_reference,
 )
@@ -676,47 +677,11 @@ class JobController(Controller):
     async def _claim(self, job: Obj) -> list[Obj]:
         """The Job's pods, after releasing owned pods its selector no longer matches and adopting
         matching orphans (which get the tracking finalizer)."""
-        meta = job["metadata"]
-        uid = meta["uid"]
-        selector = label_selector_from_dict(job["spec"].get("selector")) if job["spec"].get("selector") else None
-        deleting = bool(meta.get("deletionTimestamp"))
-        claimed: list[Obj] = []
-        for pod in self.pods.indexer.by_index(OWNER_INDEX, uid):
-            ref = controller_of(pod)
-            if ref is None or ref.get("uid") != uid:
-                continue
-            if selector is not None and selector.matches(pod["metadata"].get("labels") or {}):
-                claimed.append(pod)
-            elif not deleting:
-                refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-                finalizers = [f for f in pod["metadata"].get("finalizers") or [] if f != TRACKING_FINALIZER]
-                await self._patch_pod(pod, {"metadata": {"ownerReferences": refs or None,
-                                                         "finalizers": finalizers or None,
-                                                         "uid": pod["metadata"]["uid"]}})
-        if selector is None or deleting:
-            return claimed
-        for pod in claim_candidates(self.pods, job):
-            pmeta = pod["metadata"]
-            if controller_of(pod) is not None or pmeta.get("deletionTimestamp") \
-                    or not selector.matches(pmeta.get("labels") or {}):
-                continue
-            refs = [*(pmeta.get("ownerReferences") or []), owner_reference(job)]
-            finalizers = list(pmeta.get("finalizers") or [])
-            if TRACKING_FINALIZER not in finalizers:
-                finalizers.append(TRACKING_FINALIZER)
-            adopted = await self._patch_pod(pod, {"metadata": {"ownerReferences": refs, "finalizers": finalizers,
-                                                               "uid": pmeta["uid"]}})
-            if adopted is not None:
-                claimed.append(adopted)
-        return claimed
-
-    async def _patch_pod(self, pod: Obj, patch: Obj) -> Obj | None:
-        try:
-            return await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
-        except APIStatusError as exc:
-            if exc.code in (404, 409, 422):
-                return None
-            raise
+        raw = job["spec"].get("selector")
+        selector = label_selector_from_dict(raw) if raw else None
+        return await claim_objects(self.client, PODS, job, claim_candidates(self.pods, job),
+                           lambda pod: selector is not None and selector.matches(pod["metadata"].get("labels") or {}),
+                           finalizer=TRACKING_FINALIZER)
 
     async def _manage(self, st: _SyncState) -> tuple[int, BaseException | None]:
         """Create or delete pods towards the wanted number of active pods; returns the new count."""

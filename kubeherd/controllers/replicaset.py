@@ -22,6 +22,7 @@ from kubeherd.controllers.base import (
     Context,
     Controller,
     claim_candidates,
+    claim_objects,
     controller_of,
     owner_reference,
 )
@@ -106,41 +107,12 @@ class ReplicaSetController(Controller):
         selector = self.selector(owner)
         # only the set's own pods and the namespace's orphans can be claimed: look at no others
         candidates = claim_candidates(self.pods, owner)
-        pods = await self._claim(owner, selector, [p for p in candidates if is_active(p)])
+        pods = await claim_objects(self.client, PODS, owner, [p for p in candidates if is_active(p)],
+                           lambda pod: selector.matches(pod["metadata"].get("labels") or {}))
         failure: str | None = None
         if self.expectations.satisfied(key) and not owner["metadata"].get("deletionTimestamp"):
             failure = await self._manage(key, owner, pods)
         await self._update_status(owner, pods, failure)
-
-    async def _claim(self, owner: Obj, selector: Any, pods: list[Obj]) -> list[Obj]:
-        """Owned pods that match, after adopting matching orphans and releasing non-matching ones."""
-        uid = owner["metadata"]["uid"]
-        claimed: list[Obj] = []
-        for pod in pods:
-            ref = controller_of(pod)
-            matches = selector.matches(pod["metadata"].get("labels") or {})
-            if ref is not None and ref.get("uid") == uid:
-                if matches:
-                    claimed.append(pod)
-                elif not owner["metadata"].get("deletionTimestamp"):
-                    await self._set_owner_refs(pod, [r for r in pod["metadata"].get("ownerReferences") or []
-                                                     if r.get("uid") != uid])
-            elif ref is None and matches and not owner["metadata"].get("deletionTimestamp") \
-                    and not pod["metadata"].get("deletionTimestamp"):
-                refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(owner)]
-                if await self._set_owner_refs(pod, refs):
-                    claimed.append(pod)
-        return claimed
-
-    async def _set_owner_refs(self, pod: Obj, refs: list[Obj]) -> bool:
-        patch = {"metadata": {"ownerReferences": refs or None, "uid": pod["metadata"]["uid"]}}
-        try:
-            await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
-            return True
-        except APIStatusError as exc:
-            if exc.code in (404, 409, 422):
-                return False
-            raise
 
     async def _manage(self, key: str, owner: Obj, pods: list[Obj]) -> str | None:
         wanted = int((owner.get("spec") or {}).get("replicas", 1))

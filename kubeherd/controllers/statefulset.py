@@ -40,6 +40,7 @@ from kubeherd.controllers.base import (
     Context,
     Controller,
     claim_candidates,
+    claim_objects,
     controller_of,
     owner_keys,
     owner_reference,
@@ -292,7 +293,8 @@ class StatefulSetController(Controller):
         if not sset["metadata"].get("deletionTimestamp"):
             revisions = [r if controller_of(r) is not None else (await history.adopt(self.client, sset, r) or r)
                          for r in revisions]
-        pods = await self._claim_pods(sset, selector)
+        pods = await claim_objects(self.client, PODS, sset, claim_candidates(self.pods, sset),
+                           lambda pod: selector.matches(pod["metadata"].get("labels") or {}) and is_member(sset, pod))
         revisions = history.sort_revisions(revisions)
         current, update, collisions = await self._revisions(sset, revisions)
         try:
@@ -303,34 +305,6 @@ class StatefulSetController(Controller):
         min_ready = int(sset["spec"].get("minReadySeconds") or 0)
         if min_ready and status.get("availableReplicas", 0) != spec_replicas(sset):
             self.queue.add_after(key, min_ready)
-
-    async def _claim_pods(self, sset: Obj, selector: Any) -> list[Obj]:
-        uid = sset["metadata"]["uid"]
-        deleting = bool(sset["metadata"].get("deletionTimestamp"))
-        claimed = []
-        for pod in claim_candidates(self.pods, sset):
-            ref = controller_of(pod)
-            matches = selector.matches(pod["metadata"].get("labels") or {}) and is_member(sset, pod)
-            if ref is not None and ref.get("uid") == uid:
-                if matches:
-                    claimed.append(pod)
-                elif not deleting:
-                    await self._set_pod_owners(pod, [r for r in pod["metadata"]["ownerReferences"] if r.get("uid") != uid])
-            elif ref is None and matches and not deleting and not is_terminating(pod):
-                refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(sset)]
-                if await self._set_pod_owners(pod, refs):
-                    claimed.append(pod)
-        return claimed
-
-    async def _set_pod_owners(self, pod: Obj, refs: list[Obj]) -> bool:
-        patch = {"metadata": {"ownerReferences": refs or None, "uid": pod["metadata"]["uid"]}}
-        try:
-            await self.client.patch(PODS, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
-            return True
-        except APIStatusError as exc:
-            if exc.code in (404, 409, 422):
-                return False
-            raise
 
     async def _revisions(self, sset: Obj, revisions: list[Obj]) -> tuple[Obj, Obj, int]:
         """(current revision, update revision, collision count), recording the update revision."""
