@@ -70,8 +70,10 @@ class APIClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def _call(self, method: str, path: str, query: Query | None = None, body: Any = None,
-                    content_type: str = "application/json") -> Obj:
+    async def request(self, method: str, path: str, query: Query | None = None, body: Any = None,
+                      content_type: str = "application/json") -> Obj:
+        """Any request to any path (discovery documents, collections, subresources): the body is
+        sent as JSON, a JSON answer returned decoded; an error answer raises APIStatusError."""
         data = None if body is None else orjson.dumps(body)
         response = await self.transport.request(method, path, query, data, content_type)
         if response.status >= 300:
@@ -79,7 +81,7 @@ class APIClient:
         return orjson.loads(response.body) if response.body else {}
 
     async def get(self, ref: ResourceRef, name: str, namespace: str = "", subresource: str = "") -> Obj:
-        return await self._call("GET", ref.path(namespace, name, subresource))
+        return await self.request("GET", ref.path(namespace, name, subresource))
 
     async def list(self, ref: ResourceRef, namespace: str = "", *, label_selector: str = "",
                    field_selector: str = "", limit: int = 0, continue_token: str = "",
@@ -95,23 +97,23 @@ class APIClient:
             query["continue"] = continue_token
         if resource_version:
             query["resourceVersion"] = resource_version
-        return await self._call("GET", ref.path(namespace), query)
+        return await self.request("GET", ref.path(namespace), query)
 
     async def create(self, ref: ResourceRef, obj: Obj, namespace: str = "", subresource: str = "",
                      name: str = "") -> Obj:
         ns = namespace or obj.get("metadata", {}).get("namespace", "")
-        return await self._call("POST", ref.path(ns, name, subresource), body=obj)
+        return await self.request("POST", ref.path(ns, name, subresource), body=obj)
 
     async def update(self, ref: ResourceRef, obj: Obj, subresource: str = "") -> Obj:
         meta = obj["metadata"]
-        return await self._call("PUT", ref.path(meta.get("namespace", ""), meta["name"], subresource), body=obj)
+        return await self.request("PUT", ref.path(meta.get("namespace", ""), meta["name"], subresource), body=obj)
 
     async def update_status(self, ref: ResourceRef, obj: Obj) -> Obj:
         return await self.update(ref, obj, "status")
 
     async def patch(self, ref: ResourceRef, name: str, patch: Any, namespace: str = "", *,
                     content_type: str = MERGE, subresource: str = "") -> Obj:
-        return await self._call("PATCH", ref.path(namespace, name, subresource), body=patch,
+        return await self.request("PATCH", ref.path(namespace, name, subresource), body=patch,
                                 content_type=content_type)
 
     async def delete(self, ref: ResourceRef, name: str, namespace: str = "", *,
@@ -124,7 +126,7 @@ class APIClient:
             options["gracePeriodSeconds"] = grace_period
         if preconditions:
             options["preconditions"] = preconditions
-        return await self._call("DELETE", ref.path(namespace, name), body=options)
+        return await self.request("DELETE", ref.path(namespace, name), body=options)
 
     async def watch(self, ref: ResourceRef, namespace: str = "", *, resource_version: str = "",
                     label_selector: str = "", field_selector: str = "", timeout_seconds: int = 0,

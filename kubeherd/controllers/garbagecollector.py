@@ -33,12 +33,10 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from kubeherd.client import APIClient, APIStatusError, ResourceRef, object_key
+from kubeherd.client import APIStatusError, ResourceRef, object_key
+from kubeherd.client.discovery import discover
 from kubeherd.client.informer import Informer, index_by_owner_uid
 from kubeherd.controllers.base import Context, Controller
 
@@ -55,77 +53,6 @@ DISCOVERY_PERIOD = 30.0
 INITIAL_SYNC_TIMEOUT = 60.0
 ABSENT_OWNER_CACHE_SIZE = 500
 CONFLICT_RETRIES = 5
-
-
-# ------------------------------------------------------------------------------------ discovery
-async def api_request(client: APIClient, method: str, path: str, body: Any = None) -> Obj:
-    """A request to any path (discovery documents, collections) through the client's transport."""
-    data = None if body is None else orjson.dumps(body)
-    response = await client.transport.request(method, path, None, data, "application/json")
-    if response.status >= 300:
-        try:
-            status = orjson.loads(response.body) if response.body else {}
-        except orjson.JSONDecodeError:
-            status = {"message": response.body[:300].decode("utf-8", "replace")}
-        raise APIStatusError(response.status, status if isinstance(status, dict) else {"message": str(status)})
-    return orjson.loads(response.body) if response.body else {}
-
-
-@dataclass(frozen=True, slots=True)
-class APIResource:
-    ref: ResourceRef
-    verbs: frozenset[str]
-
-
-@dataclass
-class Discovery:
-    """The preferred version of every resource the server serves, as discovery describes them."""
-
-    resources: list[APIResource] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)  # group version → why it could not be read
-    unparsable: list[str] = field(default_factory=list)  # group versions that are not `group/version`
-
-    def failure_message(self) -> str:
-        groups = ", ".join(f"{gv}: {err}" for gv, err in sorted(self.failed.items()))
-        return f"unable to retrieve the complete list of server APIs: {groups}"
-
-
-async def discover(client: APIClient) -> Discovery:
-    """Read /api and /apis and each preferred group version (what ServerPreferredResources does).
-
-    A group version that cannot be read is recorded in `failed` and the rest still returned;
-    failing to read /api or /apis themselves raises.
-    """
-    core = await api_request(client, "GET", "/api")
-    groups = await api_request(client, "GET", "/apis")
-    versions = [str(v) for v in (core.get("versions") or [])[:1]]
-    for group in groups.get("groups") or []:
-        preferred = (group.get("preferredVersion") or {}).get("groupVersion")
-        if not preferred and group.get("versions"):
-            preferred = group["versions"][0].get("groupVersion")
-        if preferred:
-            versions.append(str(preferred))
-    result = Discovery()
-
-    async def read(gv: str) -> None:
-        if gv.count("/") > 1 or not gv.strip("/"):
-            result.unparsable.append(gv)
-            return
-        path = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
-        try:
-            listing = await api_request(client, "GET", path)
-        except (APIStatusError, OSError) as exc:
-            result.failed[gv] = str(exc)
-            return
-        for item in listing.get("resources") or []:
-            name = str(item.get("name", ""))
-            if not name or "/" in name:
-                continue  # subresources
-            ref = ResourceRef(gv, name, bool(item.get("namespaced")), str(item.get("kind", "")))
-            result.resources.append(APIResource(ref, frozenset(item.get("verbs") or [])))
-
-    await asyncio.gather(*(read(gv) for gv in versions))
-    return result
 
 
 # ------------------------------------------------------------------------------------ helpers

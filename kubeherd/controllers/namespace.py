@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeherd.client import APIStatusError, split_key
+from kubeherd.client.discovery import APIResource, Discovery, discover
 from kubeherd.controllers.base import NAMESPACES, PODS, Context, Controller
-from kubeherd.controllers.garbagecollector import APIResource, Discovery, api_request, discover
 from kubeherd.controllers.podutil import now, parse_time, rfc3339
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class NamespaceController(Controller):
             collection_deleted = False
             if "deletecollection" in res.verbs:
                 try:
-                    await api_request(self.client, "DELETE", ref.path(namespace), options)
+                    await self.client.request("DELETE", ref.path(namespace), options)
                     collection_deleted = True
                 except APIStatusError as exc:
                     if exc.code not in (404, 405):
