@@ -412,7 +412,7 @@ class ResourceHandler:
             if dry_run:
                 break
             try:
-                await self.registry._replace(pods, current, pod)
+                await self.registry.compare_and_swap(pods, current, pod)
                 break
             except errors.APIError as exc:
                 if exc.code != 409 or attempt == 4:

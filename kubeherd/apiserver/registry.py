@@ -344,10 +344,10 @@ class Registry:
             return obj, orjson.dumps(obj)
         if dry_run:
             return obj, orjson.dumps(obj)
-        await self._replace(resource, current, obj)
+        await self.compare_and_swap(resource, current, obj)
         return obj, orjson.dumps(obj)
 
-    async def _replace(self, resource: Resource, current: CachedObject, obj: Obj) -> None:
+    async def compare_and_swap(self, resource: Resource, current: CachedObject, obj: Obj) -> None:
         """Store `obj` over `current` if nobody wrote in between; stamps its new resourceVersion."""
         meta = obj["metadata"]
         meta.pop("resourceVersion", None)
@@ -423,7 +423,7 @@ class Registry:
             strategy.on_delete_requested(obj)
             if opts.dry_run:
                 return obj, False
-            await self._replace(resource, current, obj)
+            await self.compare_and_swap(resource, current, obj)
             return obj, False
         if opts.dry_run:
             return obj, True
@@ -445,7 +445,7 @@ class Registry:
             return obj, orjson.dumps(obj)
         if dry_run:
             return obj, orjson.dumps(obj)
-        await self._replace(resource, current, obj)
+        await self.compare_and_swap(resource, current, obj)
         return obj, orjson.dumps(obj)
 
     async def ensure(self, resource: Resource, obj: Obj) -> None:
