@@ -78,7 +78,10 @@ STALE_OBJECT = "the object has been modified; please apply your changes to the l
 
 
 def invalid(group: str, kind: str, name: str, causes: list[dict[str, str]]) -> APIError:
-    """422 Invalid; each cause is {type, message, field} with message the rendered field error."""
+    """422 Invalid; each cause is {reason, message, field} with message the rendered field error
+    (``type`` is accepted for ``reason``: the wire name of a StatusCause's CauseType is ``reason``)."""
+    causes = [{"reason": c.get("reason") or c.get("type", ""), "message": c["message"], "field": c.get("field", "")}
+              for c in causes]
     what = f"{kind}.{group}" if group else kind
     rendered = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
     if len(rendered) == 1:
@@ -135,7 +138,7 @@ def namespace_terminating(group: str, resource: str, name: str, namespace: str) 
         f'{qualified(group, resource)} "{name}" is forbidden: unable to create new content in namespace '
         f"{namespace} because it is being terminated",
         _details(name, group, resource, causes=[{
-            "type": "NamespaceTerminating",
+            "reason": "NamespaceTerminating",
             "message": f"namespace {namespace} is being terminated",
             "field": "metadata.namespace",
         }]),

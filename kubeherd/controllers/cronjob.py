@@ -442,5 +442,5 @@ class CronJobController(Controller):
 
 def _namespace_terminating(exc: APIStatusError) -> bool:
     causes = (exc.status.get("details") or {}).get("causes") or []
-    return any(c.get("type") == "NamespaceTerminating" for c in causes)
+    return any(c.get("reason") == "NamespaceTerminating" for c in causes)
 

@@ -450,7 +450,7 @@ class EndpointsController(Controller):
                 await self.client.update(ENDPOINTS, endpoints)
         except APIStatusError as exc:
             causes = (exc.status.get("details") or {}).get("causes") or []
-            if current is None and exc.code == 403 and any(c.get("type") == "NamespaceTerminating" for c in causes):
+            if current is None and exc.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes):
                 return  # the namespace is going away: creates will keep failing
             if current is None:
                 self.recorder.record(endpoints, "Warning", "FailedToCreateEndpoint",

@@ -427,7 +427,7 @@ class EndpointSliceController(Controller):
                     created = await self.client.create(ENDPOINTSLICES, slice_)
                 except APIStatusError as exc:
                     causes = (exc.status.get("details") or {}).get("causes") or []
-                    if any(c.get("type") == "NamespaceTerminating" for c in causes):
+                    if any(c.get("reason") == "NamespaceTerminating" for c in causes):
                         return
                     raise
                 self._remember(key, created["metadata"]["name"], int(created["metadata"]["resourceVersion"]))

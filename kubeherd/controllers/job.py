@@ -1036,4 +1036,4 @@ def _absolute_failures(pod: Obj) -> int:
 
 def _namespace_terminating(exc: APIStatusError) -> bool:
     causes = (exc.status.get("details") or {}).get("causes") or []
-    return any(c.get("type") == "NamespaceTerminating" for c in causes)
+    return any(c.get("reason") == "NamespaceTerminating" for c in causes)

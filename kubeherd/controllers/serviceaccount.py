@@ -37,7 +37,7 @@ DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserv
 def namespace_terminating(exc: APIStatusError) -> bool:
     """Whether a create was refused because its namespace is being terminated."""
     causes = (exc.status.get("details") or {}).get("causes") or []
-    return exc.code == 403 and any(c.get("type") == "NamespaceTerminating" for c in causes)
+    return exc.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes)
 
 
 class ServiceAccountsController(Controller):

@@ -347,6 +347,7 @@ def test_invalid_objects_name_the_field(raw: Raw) -> None:
     big["metadata"]["annotations"] = {"a": "x" * (256 * 1024)}
     status, body = raw.json("POST", "/api/v1/namespaces/default/configmaps", big)
     assert status == 422 and body["details"]["causes"][0]["field"] == "metadata.annotations"
+    assert body["details"]["causes"][0]["reason"] == "FieldValueTooLong"  # StatusCause's wire name for the type
     assert "262144 bytes" in body["message"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"},
            "spec": {"containers": [{"name": "c", "image": "x", "resources": {"limits": {"cpu": "lots"}}}]}}

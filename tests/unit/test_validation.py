@@ -323,7 +323,7 @@ def test_invalid_status_shape() -> None:
         "name": "web",
         "group": "apps",
         "kind": "Deployment",
-        "causes": [{"type": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}],
+        "causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}],
     }
     assert status["message"] == 'Deployment.apps "web" is invalid: spec.containers: Required value'
     assert "group" not in v.invalid_status("", "Pod", "p", causes)["details"]

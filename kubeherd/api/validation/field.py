@@ -73,7 +73,7 @@ class Cause:
         return f"{self.field}: {self.message}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"type": self.type, "message": self.message, "field": self.field}
+        return {"reason": self.type, "message": self.message, "field": self.field}
 
 
 class GoRaw(str):
