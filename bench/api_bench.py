@@ -236,6 +236,9 @@ async def run(args: argparse.Namespace) -> None:
             for ns in (f"one-{r}", f"many-{r}", f"lat-{r}"):
                 await conn.request("POST", "/api/v1/namespaces", json.dumps(
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}).encode())
+                # no controllers here: make the `default` ServiceAccount admission wants for pods
+                await conn.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", json.dumps(
+                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}).encode())
             n1 = args.single
             seconds, lat1 = await create_many(port, context, f"one-{r}", [f"p{i}" for i in range(n1)], 1)
             record("creates/s, 1 client", n1 / seconds)

@@ -8,6 +8,7 @@ and O the groups, which is how the apiserver authenticates x509 clients.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -134,6 +135,9 @@ class ClusterPKI:
         self.ca = self._ensure_ca()
         self.serving = self._ensure_serving()
         self.admin = self.client_cert("admin", "system:admin", ["system:masters"])
+        # how the apiserver authenticates to kubelets (logs, exec, nodes/proxy), as kubeadm's
+        # apiserver-kubelet-client
+        self.kubelet_client = self.client_cert("kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"])
 
     def _load_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         cert = x509.load_pem_x509_certificate(self.ca.cert_pem())
@@ -164,6 +168,23 @@ class ClusterPKI:
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys(ips)]
         cert, key = _leaf(ca_cert, ca_key, "kube-apiserver", [], server=True, sans=sans)
         return _save(self.directory, "serving", cert, key)
+
+    def kubelet_serving(self, node_name: str, addresses: list[str]) -> KeyPair:
+        """The serving certificate of ``node_name``'s kubelet (SANs: its name and ``addresses``),
+        created on first use and again when the addresses change."""
+        pair = KeyPair(self.directory / f"kubelet-{node_name}.crt", self.directory / f"kubelet-{node_name}.key")
+        ips = list(dict.fromkeys(addresses))
+        if pair.cert_path.exists() and pair.key_path.exists():
+            cert = x509.load_pem_x509_certificate(pair.cert_pem())
+            with contextlib.suppress(x509.ExtensionNotFound):
+                have = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                if {str(ip) for ip in have.get_values_for_type(x509.IPAddress)} == set(ips):
+                    return pair
+        ca_cert, ca_key = self._load_ca()
+        sans: list[x509.GeneralName] = [x509.DNSName(node_name)]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        cert, key = _leaf(ca_cert, ca_key, f"system:node:{node_name}", ["system:nodes"], server=True, sans=sans)
+        return _save(self.directory, f"kubelet-{node_name}", cert, key)
 
     def client_cert(self, file_name: str, user: str, groups: list[str]) -> KeyPair:
         """A client certificate for `user` in `groups`, created on first use."""

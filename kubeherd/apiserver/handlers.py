@@ -25,6 +25,7 @@ from kubeherd.api.patch import (
     STRATEGIC_MERGE_PATCH,
 )
 from kubeherd.api.resources import Catalog, Resource
+from kubeherd.apiserver.admission import ServiceAccountAdmission
 from kubeherd.apiserver.auth import Authenticator
 from kubeherd.apiserver.decoding import FieldChecks, decode_object, parse, schema_for
 from kubeherd.apiserver.eviction import evict
@@ -34,12 +35,13 @@ from kubeherd.apiserver.fieldmanager import (
     manager_name,
     validate_field_manager,
 )
-from kubeherd.apiserver.http import Request, Response, StreamResponse
+from kubeherd.apiserver.http import Hijack, Request, Response, StreamResponse
 from kubeherd.apiserver.listing import Lister, ListQuery
-from kubeherd.apiserver.podlogs import pod_log
 from kubeherd.apiserver.registry import DeleteOptions, Registry, apply_patch, pins_version
 from kubeherd.apiserver.reviews import REVIEW_KINDS, review
+from kubeherd.apiserver.serviceaccount_tokens import ServiceAccountTokens
 from kubeherd.apiserver.strategies import rfc3339, strategy_for
+from kubeherd.apiserver.streaming import NodeSubresources
 from kubeherd.apiserver.tables import TABLE_MEDIA, TableWriter, wants_table
 from kubeherd.storage.cache import CachedObject, TooOld, Watcher
 
@@ -54,6 +56,7 @@ class Target:
     name: str
     subresource: str
     verb: str
+    proxy_path: str = ""  # what follows `{name}/proxy/` (nodes/proxy, pods/proxy, services/proxy)
 
 
 def route(catalog: Catalog, method: str, path: str, watch_param: bool) -> Target | None:
@@ -71,6 +74,9 @@ def route(catalog: Catalog, method: str, path: str, watch_param: bool) -> Target
     namespace = ""
     if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
         namespace, rest = rest[1], rest[2:]
+    proxy_path = ""
+    if len(rest) > 3 and rest[2] == "proxy":
+        rest, proxy_path = rest[:3], "/".join(rest[3:])
     if not rest or len(rest) > 3:
         return None
     resource = catalog.lookup(group, version, rest[0])
@@ -83,7 +89,7 @@ def route(catalog: Catalog, method: str, path: str, watch_param: bool) -> Target
     if subresource and resource.subresource(subresource) is None:
         return None
     verb = _verb(method, bool(name), watch_prefix or watch_param)
-    return Target(resource, namespace, name, subresource, verb)
+    return Target(resource, namespace, name, subresource, verb, proxy_path)
 
 
 def _verb(method: str, has_name: bool, watch: bool) -> str:
@@ -152,8 +158,11 @@ class ResourceHandler:
         self.cache = registry.cache
         self.lister = Lister(registry)
         self.bookmark_interval = bookmark_interval
+        self.node_subresources = NodeSubresources(registry)  # the server gives it kubelet credentials
+        self.token_requests: ServiceAccountTokens | None = None  # serviceaccounts/{name}/token
+        self.admission: list[ServiceAccountAdmission] = []  # mutating admission on create, in order
 
-    async def handle(self, request: Request, target: Target) -> Response | StreamResponse:
+    async def handle(self, request: Request, target: Target) -> Response | StreamResponse | Hijack:
         verb = target.verb
         resource = target.resource
         allowed = resource.verbs
@@ -166,9 +175,9 @@ class ResourceHandler:
             return await self.list_collection(request, target)
         if verb == "watch":
             return await self.watch(request, target)
-        if verb == "get" and target.subresource == "log":
-            cached = await self.registry.get(resource, target.namespace, target.name)
-            return await pod_log(request, cached.obj)
+        if target.subresource and self.node_subresources.serves(resource, target.subresource):
+            return await self.node_subresources.handle(request, resource, target.namespace, target.name,
+                                                       target.subresource, target.proxy_path)
         if verb == "get":
             return await self.get(request, target)
         if verb == "create":
@@ -347,6 +356,10 @@ class ResourceHandler:
             return json_response(status, out)
         if target.subresource == "binding" or (resource.kind == "Binding" and not resource.group):
             return await self._bind(target, decode_body(request), request.arg("dryRun") == "All")
+        if target.subresource == "token" and self.token_requests is not None:
+            answer, warnings = await self.token_requests.token_request(target.namespace, target.name,
+                                                                       decode_body(request))
+            return json_response(201, orjson.dumps(answer), [("Warning", f'299 - "{w}"') for w in warnings])
         if target.subresource:
             raise errors.method_not_allowed(f"the subresource {target.subresource} is not served yet")
         if resource.kind in REVIEW_KINDS:
@@ -356,7 +369,16 @@ class ResourceHandler:
         manager = WriteManager(_field_manager(request, "CreateOptions"))
         body = decode_object(request, resource, checks)
         dry_run = request.arg("dryRun") == "All"
-        obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run, manager=manager)
+        if isinstance(body, dict):
+            for plugin in self.admission:
+                await plugin.wait(resource, target.namespace, body)
+
+        def admit(obj: dict[str, Any]) -> None:
+            for plugin in self.admission:
+                plugin.admit(resource, target.namespace, obj)
+
+        obj, raw = await self.registry.create(resource, target.namespace, body, dry_run=dry_run, manager=manager,
+                                              admit=admit)
         return json_response(201, raw, checks.headers())
 
     async def _bind(self, target: Target, body: Any, dry_run: bool) -> Response:
@@ -486,9 +508,17 @@ class ResourceHandler:
                 raise errors.bad_request("error strict decoding YAML: " + problem)
             checks.warnings.append(problem.replace("\n", " "))
         root = schema_for(resource, target.subresource)
+
+        def check(merged: dict[str, Any]) -> dict[str, Any]:
+            out = checks.check(root, merged, None)
+            if not (out.get("metadata") or {}).get("uid"):  # no uid yet: this apply creates the object
+                for plugin in self.admission:
+                    plugin.admit(resource, target.namespace, out)
+            return out
+
         obj, raw, created = await self.registry.apply(
             resource, target.namespace, target.name, config, manager=WriteManager(name, target.subresource),
-            force=force, dry_run=request.arg("dryRun") == "All", check=lambda merged: checks.check(root, merged, None))
+            force=force, dry_run=request.arg("dryRun") == "All", check=check)
         return json_response(201 if created else 200, raw, checks.headers())
 
     async def _write_scale(self, request: Request, target: Target, body: Any, dry_run: bool,

@@ -9,11 +9,18 @@ parser available (see DESIGN.md for the measurements).
 Requests on one connection are answered in order (pipelining-safe). A handler returns either a
 `Response` (whole body) or a `StreamResponse` (an async iterator of chunks, sent with chunked
 transfer encoding); when the client goes away the stream's iterator is closed.
+
+Upgrades (SPDY/3.1, WebSocket): the parser stops at the end of an `Upgrade` request's head and
+the request is marked with `Request.upgrade`. The handler still runs through the normal
+authentication and authorization path; it may answer with a plain `Response` (the connection is
+closed after it) or with a `Hijack`, whose coroutine then owns the connection as a `RawStream`
+of bytes: it writes the `101` (or relays one) itself. Nothing is parsed on that connection again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -43,6 +50,8 @@ class Request:
     body_too_large: bool = False
     keep_alive: bool = True
     user: Any = None  # set only by in-process callers, who are trusted with their identity
+    upgrade: str = ""  # the Upgrade header (lower case) of a request that asks to switch protocols
+    raw_path: str = ""  # the request target as sent (still percent-encoded, with the query)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -65,7 +74,79 @@ class StreamResponse:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
+class RawStream:
+    """An upgraded connection as a byte stream: what a `Hijack` handler reads and writes."""
+
+    HIGH_WATER = 1024 * 1024
+
+    def __init__(self, transport: asyncio.Transport, can_write: asyncio.Event, closed: asyncio.Event) -> None:
+        self.transport = transport
+        self._can_write = can_write
+        self._closed = closed
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._eof = False
+        self._readable = asyncio.Event()
+        self._paused = False
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._chunks.append(data)
+            self._buffered += len(data)
+            self._readable.set()
+            if self._buffered > self.HIGH_WATER and not self._paused:
+                self._paused = True
+                self.transport.pause_reading()
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._readable.set()
+
+    async def read(self) -> bytes:
+        """The next bytes the peer sent; ``b""`` once it closed its side."""
+        while not self._chunks:
+            if self._eof:
+                return b""
+            self._readable.clear()
+            await self._readable.wait()
+        data = self._chunks.popleft()
+        self._buffered -= len(data)
+        if self._paused and self._buffered <= self.HIGH_WATER // 4:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+
+    def write_eof(self) -> bool:
+        """Half-close our side if the transport can (TLS cannot); False if it could not."""
+        if self.transport.is_closing() or not self.transport.can_write_eof():
+            return False
+        self.transport.write_eof()
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+@dataclass(slots=True)
+class Hijack:
+    """The answer to an Upgrade request that takes the connection over (see the module doc)."""
+
+    run: Callable[[RawStream], Awaitable[None]]
+
+
+Handler = Callable[[Request], Awaitable[Response | StreamResponse | Hijack]]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -92,6 +173,7 @@ class _Connection(asyncio.Protocol):
         self.closed = asyncio.Event()
         self.peer_cert: dict[str, Any] | None = None
         self.remote = ""
+        self.raw: RawStream | None = None  # set once the parser stopped at an Upgrade request
         # the request being parsed
         self._url = b""
         self._headers: dict[str, str] = {}
@@ -110,15 +192,31 @@ class _Connection(asyncio.Protocol):
         self.worker = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
+        if self.raw is not None:
+            self.raw.feed(data)
+            return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._abort(400, b"upgrades are not supported on this endpoint")
+        except httptools.HttpParserUpgrade as exc:
+            # the request is queued (on_message_complete ran); what follows its head is the new protocol's
+            assert self.transport is not None
+            self.raw = RawStream(self.transport, self.can_write, self.closed)
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self.raw.feed(data[offset:])
         except httptools.HttpParserError:
             self._abort(400, b"malformed HTTP request")
 
+    def eof_received(self) -> bool | None:
+        if self.raw is not None:
+            self.raw.feed_eof()
+            # keep our side open (the hijacking handler decides when to close); TLS cannot half-close
+            return self.transport is None or self.transport.get_extra_info("sslcontext") is None
+        return None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed.set()
+        if self.raw is not None:
+            self.raw.feed_eof()
         self.can_write.set()
         self.queue.put_nowait(None)
         self.on_lost(self)
@@ -165,6 +263,7 @@ class _Connection(asyncio.Protocol):
         parsed = httptools.parse_url(self._url)
         path = unquote(parsed.path.decode("latin-1")) if parsed.path else "/"
         query = parse_qs(parsed.query.decode("latin-1"), keep_blank_values=True) if parsed.query else {}
+        upgrade = self._headers.get("upgrade", "").lower() if self.parser.should_upgrade() else ""
         request = Request(
             method=self.parser.get_method().decode("latin-1"),
             path=path,
@@ -174,7 +273,9 @@ class _Connection(asyncio.Protocol):
             peer_cert=self.peer_cert,
             remote=self.remote,
             body_too_large=self._too_large,
-            keep_alive=self.parser.should_keep_alive(),
+            keep_alive=self.parser.should_keep_alive() and not upgrade,
+            upgrade=upgrade,
+            raw_path=self._url.decode("latin-1"),
         )
         self.queue.put_nowait(request)
 
@@ -196,6 +297,9 @@ class _Connection(asyncio.Protocol):
                 log.exception("handler failed for %s %s", request.method, request.path)
                 response = Response(500, b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
                                          b'"message":"internal error","reason":"InternalError","code":500}')
+            if isinstance(response, Hijack):
+                await self._hijack(request, response)
+                return
             if isinstance(response, StreamResponse):
                 await self._stream(response)
                 if not keep_alive:
@@ -212,6 +316,18 @@ class _Connection(asyncio.Protocol):
                 return
             if not self.can_write.is_set():
                 await self.can_write.wait()
+
+    async def _hijack(self, request: Request, hijack: Hijack) -> None:
+        assert self.transport is not None
+        if self.raw is None:  # a handler hijacked a request that asked for no upgrade
+            self.transport.close()
+            return
+        try:
+            await hijack.run(self.raw)
+        except Exception:
+            log.exception("upgraded connection failed for %s %s", request.method, request.path)
+        finally:
+            self.transport.close()
 
     async def _stream(self, response: StreamResponse) -> None:
         assert self.transport is not None

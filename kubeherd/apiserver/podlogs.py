@@ -1,27 +1,30 @@
-"""The ``pods/log`` subresource: stream a container's log from the node that runs it.
+"""The ``pods/log`` subresource: stream a container's log from the kubelet of the node that runs it.
 
-Design: upstream's apiserver proxies ``GET …/pods/p/log`` to the kubelet's HTTPS server. Here
-the kubelet of ``kubeherd server`` runs in the apiserver's process, so the apiserver asks it
-directly through :class:`LogSource`, a one-method protocol that ``cli`` wires to the kubelet;
-the apiserver imports nothing of the kubelet. A node without a registered source (a remote
-agent, a simulated node) answers a clear error instead; the remote path (kubelet HTTPS
-server + proxy) is the same interface with an HTTP client behind it.
-
-This module owns the request side: parsing ``PodLogOptions`` from the query, choosing the
-container as upstream does (the only one, or the ``kubectl.kubernetes.io/default-container``
-annotation is a client concern; with several containers the name is required), and
-answering ``text/plain``, chunked while following.
+Design, as upstream: the apiserver checks the request (``PodLogOptions`` from the query, the
+container: the only one, or one named that the pod has; with several the name is required)
+and then proxies ``GET /containerLogs/{namespace}/{pod}/{container}`` to the node's kubelet
+(:mod:`kubeherd.apiserver.proxy`), streaming its ``text/plain`` answer back chunk by chunk while
+following. What only the node knows (no previous instance, the container is still waiting to
+start) comes back from the kubelet as an error text, which becomes a Status with its code.
+The container choice is shared with exec and attach (:func:`pick_container`).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from kubeherd.api import errors
 from kubeherd.apiserver.http import Request, StreamResponse
+from kubeherd.apiserver.proxy import (
+    KubeletConnector,
+    KubeletLocation,
+    as_status_error,
+    kubelet_request,
+    kubelet_target,
+)
 
 
 @dataclass(frozen=True)
@@ -38,27 +41,6 @@ class PodLogRequest:
     limit_bytes: int | None = None
 
 
-class LogSource(Protocol):
-    """A node's container logs: checks the request, then returns the stream of chunks.
-
-    Raises :class:`kubeherd.api.errors.APIError` for what the user can act on (no previous
-    instance, container not started yet) before any byte is sent."""
-
-    async def container_log(self, request: PodLogRequest) -> AsyncIterator[bytes]: ...
-
-
-# node name → its log source; filled by whoever runs a kubelet in this process
-_sources: dict[str, LogSource] = {}
-
-
-def register_log_source(node_name: str, source: LogSource) -> None:
-    _sources[node_name] = source
-
-
-def unregister_log_source(node_name: str) -> None:
-    _sources.pop(node_name, None)
-
-
 def _int_arg(request: Request, name: str) -> int | None:
     text = request.arg(name)
     if not text:
@@ -73,20 +55,31 @@ def _bool(request: Request, name: str) -> bool:
     return request.arg(name).lower() in ("true", "1")
 
 
-def parse_request(request: Request, pod: dict[str, Any]) -> PodLogRequest:
+def pick_container(pod: dict[str, Any], container: str) -> str:
+    """The container a log, exec or attach request is for, with upstream's errors."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     names = [c["name"] for c in spec.get("containers") or []]
-    others = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("ephemeralContainers") or [])]
-    container = request.arg("container")
+    init = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     if not container:
-        if len(names) != 1:
-            raise errors.bad_request(f"a container name must be specified for pod {meta.get('name')}, "
-                                     f"choose one of: [{' '.join(names)}]"
-                                     + (f" or one of the init containers: [{' '.join(others)}]" if others else ""))
-        container = names[0]
-    elif container not in names and container not in others:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise errors.bad_request(f"a container name must be specified for pod {meta.get('name')}")
+        raise errors.bad_request(f"a container name must be specified for pod {meta.get('name')}, "
+                                 f"choose one of: [{' '.join(names)}]"
+                                 + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                                 + (f" or one of the ephemeral containers: [{' '.join(ephemeral)}]"
+                                    if ephemeral else ""))
+    if container not in names + init + ephemeral:
         raise errors.bad_request(f"container {container} is not valid for pod {meta.get('name')}")
+    return container
+
+
+def parse_request(request: Request, pod: dict[str, Any]) -> PodLogRequest:
+    meta = pod.get("metadata") or {}
+    container = pick_container(pod, request.arg("container"))
     since_time = None
     since_seconds = _int_arg(request, "sinceSeconds")
     if request.arg("sinceTime"):
@@ -112,16 +105,33 @@ def parse_request(request: Request, pod: dict[str, Any]) -> PodLogRequest:
                          limit_bytes=limit)
 
 
-async def pod_log(request: Request, pod: dict[str, Any]) -> StreamResponse:
+def kubelet_query(log: PodLogRequest) -> list[tuple[str, str]]:
+    """The ``PodLogOptions`` as the kubelet's ``/containerLogs`` query (since as an absolute time)."""
+    params: list[tuple[str, str]] = []
+    for name, on in (("follow", log.follow), ("previous", log.previous), ("timestamps", log.timestamps)):
+        if on:
+            params.append((name, "true"))
+    if log.since_time is not None:
+        params.append(("sinceTime", log.since_time.isoformat().replace("+00:00", "Z")))
+    if log.tail_lines is not None:
+        params.append(("tailLines", str(log.tail_lines)))
+    if log.limit_bytes is not None:
+        params.append(("limitBytes", str(log.limit_bytes)))
+    return params
+
+
+async def pod_log(request: Request, pod: dict[str, Any], connector: KubeletConnector,
+                  locate: Callable[[str], Awaitable[KubeletLocation]]) -> StreamResponse:
     """Answer ``GET …/pods/{name}/log`` for ``pod`` (already read and authorized)."""
     log_request = parse_request(request, pod)
     node = (pod.get("spec") or {}).get("nodeName") or ""
     if not node:
         raise errors.bad_request(f"pod {log_request.pod} does not have a host assigned")
-    source = _sources.get(node)
-    if source is None:
-        raise errors.bad_request(f"no log source for node {node}: the node's kubelet does not serve logs "
-                                 "to this server")
-    # awaited here, so "no previous container" is an error status rather than an empty 200
-    chunks = await source.container_log(log_request)
-    return StreamResponse(200, chunks, "text/plain")
+    location = await locate(node)
+    target = kubelet_target(f"/containerLogs/{log_request.namespace}/{log_request.pod}/{log_request.container}",
+                            kubelet_query(log_request))
+    # the head is awaited here, so "no previous container" is an error status rather than an empty 200
+    response = await kubelet_request(connector, location, "GET", target)
+    if response.status != 200:
+        raise as_status_error(response.status, await response.text())
+    return StreamResponse(200, response.chunks, "text/plain")

@@ -110,8 +110,10 @@ class Registry:
 
     # ----------------------------------------------------------------- create
     async def create(self, resource: Resource, namespace: str, body: Any, *, dry_run: bool = False,
-                     user: admission.UserInfo | None = None,
-                     manager: WriteManager | None = None) -> tuple[Obj, bytes]:
+                     user: admission.UserInfo | None = None, manager: WriteManager | None = None,
+                     admit: Callable[[Obj], None] | None = None) -> tuple[Obj, bytes]:
+        """Create; `admit` is mutating admission, run after the creator's fields are recorded (so
+        what admission adds belongs to no manager, as upstream) and before validation."""
         obj = self._check_body(resource, body)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -141,6 +143,8 @@ class Registry:
             obj.pop("status", None)
         strategy_for(resource).prepare_for_create(obj)
         fieldmanager.track_create(resource, obj, manager)
+        if admit is not None:
+            admit(obj)
         admission.validate_create(resource, obj)
         if resource.namespaced:
             await self._check_namespace(resource, namespace, name)

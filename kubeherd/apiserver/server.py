@@ -16,11 +16,11 @@ import orjson
 from kubeherd.api import errors
 from kubeherd.api.resources import CATALOG, Catalog
 from kubeherd.apiserver import auth
-from kubeherd.apiserver.admission import UserInfo
-from kubeherd.apiserver.certs import ClusterPKI
+from kubeherd.apiserver.admission import ServiceAccountAdmission, UserInfo
+from kubeherd.apiserver.certs import ClusterPKI, node_addresses
 from kubeherd.apiserver.discovery import Discovery
 from kubeherd.apiserver.handlers import ResourceHandler, json_response, route
-from kubeherd.apiserver.http import HTTPServer, Request, Response, StreamResponse
+from kubeherd.apiserver.http import Hijack, HTTPServer, Request, Response, StreamResponse
 from kubeherd.apiserver.openapi import OpenAPI
 from kubeherd.apiserver.openapi_v2 import (
     PROTOBUF_DEPRECATED_MEDIA_TYPE,
@@ -28,7 +28,10 @@ from kubeherd.apiserver.openapi_v2 import (
     encode_protobuf,
     swagger_document,
 )
+from kubeherd.apiserver.proxy import KubeletConnector
 from kubeherd.apiserver.registry import Registry
+from kubeherd.apiserver.serviceaccount_tokens import IssuerConfig, ServiceAccountTokens
+from kubeherd.apiserver.tokens import KEY_FILE, SigningKey
 from kubeherd.storage.cache import DEFAULT_WINDOW, WatchCache
 from kubeherd.storage.interface import Store
 
@@ -53,6 +56,7 @@ class ServerConfig:
     bookmark_interval: float = 60.0
     tls_sans: list[str] = field(default_factory=list)
     watch_cache_size: int = DEFAULT_WINDOW
+    service_accounts: IssuerConfig = field(default_factory=IssuerConfig)
 
 
 class APIServer:
@@ -68,6 +72,15 @@ class APIServer:
                                 window=config.watch_cache_size, node_indexed=[pods.storage_prefix])
         self.registry = Registry(store, self.cache, catalog)
         self.resources = ResourceHandler(self.registry, config.bookmark_interval, self.authenticator)
+        self.service_account_tokens = ServiceAccountTokens(
+            self.registry, SigningKey(self.pki.directory / KEY_FILE), config.service_accounts)
+        self.authenticator.add_token_authenticator(self.service_account_tokens.authenticate)
+        self.resources.token_requests = self.service_account_tokens
+        self.resources.admission.append(ServiceAccountAdmission(self.service_account_tokens.lookup))
+        self.issuer_documents: dict[str, tuple[bytes, str]] = {}
+        kubelet_client = self.pki.kubelet_client
+        self.resources.node_subresources.connector = KubeletConnector.from_files(
+            str(self.pki.ca.cert_path), str(kubelet_client.cert_path), str(kubelet_client.key_path))
         self.discovery = Discovery(catalog)
         self.openapi = OpenAPI(catalog)
         swagger = swagger_document(catalog)
@@ -96,6 +109,9 @@ class APIServer:
             await self.registry.ensure(namespaces, {"apiVersion": "v1", "kind": "Namespace",
                                                     "metadata": {"name": name}})
         self.port = await self.http.start(self.config.bind_address, self.config.port)
+        host = self.config.bind_address if self.config.bind_address not in ("0.0.0.0", "::") \
+            else next((a for a in node_addresses() if a != "127.0.0.1"), "127.0.0.1")
+        self.issuer_documents = self.service_account_tokens.openid_documents(f"{host}:{self.port}")
         self._compactor = asyncio.get_running_loop().create_task(self._compact_loop())
         self.ready = True
 
@@ -119,7 +135,7 @@ class APIServer:
             previous = self.store.current_revision()
 
     # ------------------------------------------------------------------ dispatch
-    async def dispatch(self, request: Request) -> Response | StreamResponse:
+    async def dispatch(self, request: Request) -> Response | StreamResponse | Hijack:
         try:
             return await self._dispatch(request)
         except errors.APIError as exc:
@@ -136,12 +152,14 @@ class APIServer:
         user = UserInfo(identity.user, tuple(identity.groups) + ("system:authenticated",))
         request = Request(method, path, query, headers, body, user=user)
         response = await self.dispatch(request)
+        if isinstance(response, Hijack):  # only a request that asked to upgrade gets one
+            raise RuntimeError(f"{method} {path}: an upgraded connection cannot be served in process")
         out_headers = {"content-type": response.content_type, **dict(response.headers)}
         if isinstance(response, StreamResponse):
             return response.status, out_headers, response.chunks
         return response.status, out_headers, response.body
 
-    async def _dispatch(self, request: Request) -> Response | StreamResponse:
+    async def _dispatch(self, request: Request) -> Response | StreamResponse | Hijack:
         path = request.path.rstrip("/") or "/"
         user = request.user or self.authenticator.authenticate(request.headers, request.peer_cert)
         if path in auth.PUBLIC_PATHS:
@@ -151,11 +169,16 @@ class APIServer:
         request.user = user
         if not auth.authorize(user):
             target = route(self.catalog, request.method, path, request.arg("watch") in ("true", "1"))
-            if target is None:
-                raise errors.APIError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {request.method.lower()} '
-                                      f'path "{path}"', {})
-            raise errors.forbidden(user.name, target.verb, target.resource.group, target.resource.plural,
-                                   target.name, target.namespace, target.subresource)
+            resource = (target.resource.group, target.resource.plural) if target is not None else None
+            if not auth.allowed_without_role(user, request.method, path, resource, target.verb if target else ""):
+                if target is None:
+                    raise errors.APIError(403, "Forbidden", f'forbidden: User "{user.name}" cannot '
+                                          f'{request.method.lower()} path "{path}"', {})
+                raise errors.forbidden(user.name, target.verb, target.resource.group, target.resource.plural,
+                                       target.name, target.namespace, target.subresource)
+        if path in self.issuer_documents and request.method in ("GET", "HEAD"):
+            body, content_type = self.issuer_documents[path]
+            return Response(200, body, content_type, [("Cache-Control", "public, max-age=3600")])
         if path == "/metrics" and request.method == "GET":
             return Response(200, self.metrics_text().encode(), "text/plain; version=0.0.4; charset=utf-8")
         if request.method in ("GET", "HEAD"):

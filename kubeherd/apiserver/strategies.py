@@ -11,6 +11,7 @@ import copy
 import datetime
 from typing import Any
 
+from kubeherd.api import errors
 from kubeherd.api.resources import Resource
 
 Obj = dict[str, Any]
@@ -76,19 +77,54 @@ def default_pod_spec(spec: Obj) -> None:
                     port.setdefault("protocol", "TCP")
 
 
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def mirror_pod_refusal(spec: Obj) -> str:
+    """Why a mirror pod may not be created (upstream's ServiceAccount admission), or "".
+
+    A mirror pod stands for a static pod the kubelet runs from a file, so it may not lean on
+    API objects: no service account, no secrets, no service account token projections."""
+    if spec.get("serviceAccountName") or spec.get("serviceAccount"):
+        return "a mirror pod may not reference service accounts"
+    containers = [c for key in ("initContainers", "containers", "ephemeralContainers")
+                  for c in spec.get(key) or [] if isinstance(c, dict)]
+    secret = bool(spec.get("imagePullSecrets")) or any(
+        isinstance(e, dict) and "secretRef" in e for c in containers for e in c.get("envFrom") or []) or any(
+        isinstance(e, dict) and "secretKeyRef" in (e.get("valueFrom") or {}) for c in containers for e in c.get("env") or [])
+    for volume in spec.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        sources = [s for s in ((volume.get("projected") or {}).get("sources") or []) if isinstance(s, dict)]
+        if any("serviceAccountToken" in s for s in sources):
+            return "a mirror pod may not use ServiceAccountToken volume projections"
+        secret = secret or "secret" in volume or any("secret" in s for s in sources) or any(
+            isinstance(volume.get(kind), dict) and "secretRef" in volume[kind]
+            for kind in ("cephfs", "cinder", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos", "csi",
+                         "azureFile"))
+    return "a mirror pod may not reference secrets" if secret else ""
+
+
 class PodStrategy(Strategy):
     return_deleted_object = True
 
     def prepare_for_create(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
+        annotations = (obj.get("metadata") or {}).get("annotations")
+        mirror = isinstance(annotations, dict) and MIRROR_ANNOTATION in annotations
+        if mirror and isinstance(spec, dict) and (refusal := mirror_pod_refusal(spec)):
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            raise errors.APIError(403, "Forbidden", f'pods "{name}" is forbidden: {refusal}',
+                                  {"name": name, "kind": "pods"})
         if isinstance(spec, dict):
             default_pod_spec(spec)
             spec.setdefault("enableServiceLinks", True)
             spec.setdefault("priority", 0)
             spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-            if "serviceAccountName" not in spec:
-                spec["serviceAccountName"] = spec.get("serviceAccount", "default")
-            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+            if not mirror:  # a mirror pod runs without a service account
+                if "serviceAccountName" not in spec:
+                    spec["serviceAccountName"] = spec.get("serviceAccount", "default")
+                spec.setdefault("serviceAccount", spec["serviceAccountName"])
             spec.setdefault("tolerations", [
                 {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
                  "tolerationSeconds": 300},

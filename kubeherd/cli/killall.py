@@ -59,6 +59,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubeherd.kubelet.cgroups import PodCgroupManager
 from kubeherd.kubelet.cri import CRIClient, CRIError
 from kubeherd.kubelet.runtime import BRIDGE_NAME, CNI_CONFIG_NAME, Containerd, ContainerdLayout
 
@@ -427,11 +428,14 @@ async def killall(data_dir: Path) -> tuple[Report, list[str]]:
     report = Report()
     sandbox_ids = _sandbox_dirs(layout)
     pod_uids: set[str] = set()
+    recorded = PodCgroupManager(layout.data_dir / "agent" / "pod-cgroups")  # pod cgroups the kubelet made
     await _stop_runtime(layout, report, sandbox_ids, pod_uids)
     await asyncio.to_thread(_unmount_all, layout.data_dir, report)
     _remove_files(layout, report, sandbox_ids)
     _remove_portmap_rules(sandbox_ids, report)
-    _remove_pod_cgroups(pod_uids, report)
+    _remove_pod_cgroups(pod_uids | recorded.recorded(), report)
+    for uid in recorded.recorded():
+        recorded.remove_pod(uid)  # forgets the uids whose cgroups are gone
     _remove_bridge(layout.data_dir, report)
     return report, _leftovers(layout)
 

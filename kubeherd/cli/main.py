@@ -16,15 +16,16 @@ from pathlib import Path
 import yaml
 
 from kubeherd.apiserver.admission import UserInfo
-from kubeherd.apiserver.podlogs import register_log_source, unregister_log_source
 from kubeherd.apiserver.server import APIServer, ServerConfig
 from kubeherd.cli import image as image_cli
 from kubeherd.cli import killall as killall_cli
 from kubeherd.client import APIClient, HTTPTransport, Identity, InProcessTransport, KubeConfig
 from kubeherd.controllers.manager import ControllerManager
 from kubeherd.kubelet.config import KubeletConfig, parse_kubelet_args
-from kubeherd.kubelet.kubelet import Kubelet
-from kubeherd.kubelet.runtime import start_runtime
+from kubeherd.kubelet.kubelet import Kubelet, node_ip
+from kubeherd.kubelet.registries import RegistriesConfig, default_registries_file
+from kubeherd.kubelet.runtime import ContainerdLayout, start_runtime, write_registries
+from kubeherd.kubelet.server import ServingTLS
 from kubeherd.scheduler import KubeScheduler
 from kubeherd.sim import SimulatedNodes
 from kubeherd.storage.cache import DEFAULT_WINDOW
@@ -73,22 +74,33 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str, config: KubeletConfig) -> Kubelet:
+async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str, config: KubeletConfig,
+                        registries: RegistriesConfig | None = None) -> Kubelet:
     """The node agent of this server: our containerd (or ``endpoint``), then the kubelet,
-    talking to the API in process as ``system:node:<hostname>``; it serves pod logs to the
-    apiserver directly."""
+    talking to the API in process as ``system:node:<hostname>``. Its HTTPS server (logs, exec,
+    attach, port-forward for the apiserver) gets a serving certificate from the cluster CA.
+    ``registries`` (the private registry file) becomes our containerd's registry host configs
+    and the kubelet's node pull credentials."""
+    registries = registries or RegistriesConfig()
+    if not endpoint:
+        write_registries(ContainerdLayout(data_dir), registries)
+    elif registries.mirrors or registries.tls:
+        logging.getLogger(__name__).warning("registry mirrors and TLS settings apply to kubeherd's own containerd "
+                                            "only; configure the runtime at %s for them", endpoint)
     runtime = await start_runtime(data_dir, endpoint)
     node_name = socket.gethostname().lower()
     client = APIClient(InProcessTransport(server.dispatch_as, Identity(
         f"system:node:{node_name}", ("system:nodes", "system:masters"))))
-    kubelet = Kubelet(client, runtime, data_dir, node_name, config=config)
-    register_log_source(node_name, kubelet)
+    pair = server.pki.kubelet_serving(node_name, [node_ip(), "127.0.0.1"])
+    serving = ServingTLS(pair.cert_path, pair.key_path, server.pki.ca.cert_path)
+    kubelet = Kubelet(client, runtime, data_dir, node_name, config=config, serving=serving, registries=registries)
     await kubelet.start()
     return kubelet
 
 
 async def run_server(args: argparse.Namespace) -> int:
     kubelet_config = None if args.disable_agent else parse_kubelet_args(args.kubelet_arg)
+    registries = None if args.disable_agent else RegistriesConfig.load(args.private_registry)
     stop = stop_on_signals()
     # Long-lived objects (the watch cache, informers) dominate the heap: collect young objects
     # less often, and leave what start-up loaded out of every later collection.
@@ -132,7 +144,8 @@ async def run_server(args: argparse.Namespace) -> int:
     kubelet = None
     if not args.disable_agent:
         assert kubelet_config is not None
-        kubelet = await start_kubelet(server, data_dir, args.container_runtime_endpoint, kubelet_config)
+        kubelet = await start_kubelet(server, data_dir, args.container_runtime_endpoint, kubelet_config,
+                                      registries)
     host = "127.0.0.1" if args.bind_address in ("0.0.0.0", "::") else args.bind_address
     text = kubeconfig(f"https://{host}:{server.port}", server.pki.ca.cert_pem(), server.pki.admin.cert_pem(),
                       server.pki.admin.key_pem())
@@ -148,7 +161,6 @@ async def run_server(args: argparse.Namespace) -> int:
     print("kubeherd server shutting down", flush=True)
     if kubelet is not None:
         await kubelet.stop()  # pods keep running, as does our containerd; the next start adopts both
-        unregister_log_source(kubelet.node_name)
     if simulated is not None:
         await simulated.stop()
     if scheduler is not None:
@@ -188,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
                    help="run no kubelet (and no containerd) on this machine: a control plane only")
     s.add_argument("--container-runtime-endpoint", default="",
                    help="the CRI socket of an existing runtime (default: start containerd under the data dir)")
+    s.add_argument("--private-registry", default=str(default_registries_file()), metavar="FILE",
+                   help="registry mirrors, TLS and credentials in k3s's registries.yaml format, applied at every "
+                        "start (default: %(default)s; a missing file configures nothing)")
     s.add_argument("--kubelet-arg", action="append", metavar="KEY=VALUE",
                    help="a kubelet setting by its upstream flag name, e.g. eviction-hard=memory.available<200Mi "
                         "or port=10250 (repeatable)")

@@ -33,13 +33,17 @@ def default_controllers() -> list[type[Controller]]:
     from kubeherd.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from kubeherd.controllers.podgc import PodGCController
     from kubeherd.controllers.replicaset import ReplicaSetController, ReplicationControllerController
-    from kubeherd.controllers.serviceaccount import RootCACertPublisher, ServiceAccountsController
+    from kubeherd.controllers.serviceaccount import (
+        RootCACertPublisher,
+        ServiceAccountsController,
+        TokensController,
+    )
     from kubeherd.controllers.statefulset import StatefulSetController
     from kubeherd.controllers.ttlafterfinished import TTLAfterFinishedController
 
     return [ReplicaSetController, ReplicationControllerController, DeploymentController, NodeIPAMController,
             NodeLifecycleController, TaintEvictionController, GarbageCollector, NamespaceController,
-            ServiceAccountsController, RootCACertPublisher, EndpointsController, EndpointSliceController,
+            ServiceAccountsController, RootCACertPublisher, TokensController, EndpointsController, EndpointSliceController,
             DisruptionController, JobController, CronJobController, TTLAfterFinishedController, PodGCController,
             StatefulSetController, DaemonSetController]
 

@@ -16,6 +16,9 @@ from kubeherd.api.quantity import parse_quantity
 
 DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
                          "imagefs.available": "15%", "nodefs.inodesFree": "5%"}
+# The eviction signals upstream's kubelet knows on Linux (pid.available is parsed but not observed yet).
+EVICTION_SIGNALS = ("memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
+                    "imagefs.inodesFree", "pid.available")
 
 
 @dataclass
@@ -25,9 +28,19 @@ class KubeletConfig:
     pod_manifest_path: str = ""  # static pods; "" means <data-dir>/agent/pod-manifests
     max_pods: int = 110
     eviction_hard: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
+    eviction_soft: dict[str, str] = field(default_factory=dict)
+    eviction_soft_grace_period: dict[str, float] = field(default_factory=dict)  # seconds per signal
+    eviction_minimum_reclaim: dict[str, str] = field(default_factory=dict)
+    eviction_max_pod_grace_period: int = 0  # for soft evictions; 0 = the pod's own grace period
     eviction_pressure_transition_period: float = 300.0
+    # how often the eviction manager observes signals (upstream: a fixed 10 s)
+    housekeeping_interval: float = 10.0
+    # static pods: a full re-read of pod-manifest-path this often (upstream's 20 s); changes to the
+    # directory or its files are noticed within a second in between
+    file_check_frequency: float = 20.0
     container_log_max_size: int = 10 * 1024 * 1024
     container_log_max_files: int = 5
+    container_log_monitor_interval: float = 10.0
 
 
 def _duration(text: str) -> float:
@@ -53,18 +66,76 @@ def _duration(text: str) -> float:
     return total
 
 
+def _signal(signal: str) -> str:
+    if signal not in EVICTION_SIGNALS:
+        raise ValueError(f"unknown eviction signal {signal!r}; known: {', '.join(EVICTION_SIGNALS)}")
+    return signal
+
+
+def _amount(part: str, value: str) -> str:
+    """A quantity (``100Mi``) or a percentage in (0, 100] (``10%``), checked."""
+    if value.endswith("%"):
+        try:
+            percent = float(value[:-1])
+        except ValueError:
+            raise ValueError(f"invalid percentage in {part!r}") from None
+        if not 0 < percent <= 100:
+            raise ValueError(f"eviction percentage {part!r} must be more than 0% and at most 100%")
+        return value
+    try:
+        negative = parse_quantity(value).sign() < 0
+    except ValueError as exc:
+        raise ValueError(f"{part!r}: {exc}") from None
+    if negative:
+        raise ValueError(f"eviction threshold {part!r} must be positive")
+    return value
+
+
+def _parts(text: str) -> list[str]:
+    return [p for p in (p.strip() for p in text.split(",")) if p]
+
+
 def _thresholds(text: str) -> dict[str, str]:
+    """``memory.available<100Mi,nodefs.available<10%`` (upstream allows only ``<``)."""
     out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in _parts(text):
         signal, sep, value = part.partition("<")
         if not sep or not value:
             raise ValueError(f"invalid eviction threshold {part!r} (want SIGNAL<QUANTITY or SIGNAL<PERCENT%)")
-        if signal not in DEFAULT_EVICTION_HARD:
-            raise ValueError(f"unknown eviction signal {signal!r}; known: {', '.join(DEFAULT_EVICTION_HARD)}")
-        if not value.endswith("%"):
-            parse_quantity(value)
-        out[signal] = value
+        out[_signal(signal)] = _amount(part, value)
     return out
+
+
+def _signal_durations(text: str) -> dict[str, float]:
+    """``memory.available=1m30s,nodefs.available=2m``: a grace period per signal."""
+    out: dict[str, float] = {}
+    for part in _parts(text):
+        signal, sep, value = part.partition("=")
+        if not sep or not value:
+            raise ValueError(f"invalid grace period {part!r} (want SIGNAL=DURATION)")
+        seconds = _duration(value)
+        if seconds < 0:
+            raise ValueError(f"grace period {part!r} must not be negative")
+        out[_signal(signal)] = seconds
+    return out
+
+
+def _signal_amounts(text: str) -> dict[str, str]:
+    """``memory.available=0Mi,nodefs.available=500Mi``: a minimum reclaim per signal."""
+    out: dict[str, str] = {}
+    for part in _parts(text):
+        signal, sep, value = part.partition("=")
+        if not sep or not value:
+            raise ValueError(f"invalid minimum reclaim {part!r} (want SIGNAL=QUANTITY or SIGNAL=PERCENT%)")
+        out[_signal(signal)] = value if value in ("0", "0%") else _amount(part, value)
+    return out
+
+
+def _seconds(text: str) -> float:
+    seconds = _duration(text)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be a positive duration")
+    return seconds
 
 
 _PARSERS: dict[str, tuple[str, Any]] = {
@@ -73,9 +144,16 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "pod-manifest-path": ("pod_manifest_path", str),
     "max-pods": ("max_pods", int),
     "eviction-hard": ("eviction_hard", _thresholds),
+    "eviction-soft": ("eviction_soft", _thresholds),
+    "eviction-soft-grace-period": ("eviction_soft_grace_period", _signal_durations),
+    "eviction-minimum-reclaim": ("eviction_minimum_reclaim", _signal_amounts),
+    "eviction-max-pod-grace-period": ("eviction_max_pod_grace_period", int),
     "eviction-pressure-transition-period": ("eviction_pressure_transition_period", _duration),
+    "housekeeping-interval": ("housekeeping_interval", _seconds),
+    "file-check-frequency": ("file_check_frequency", _seconds),
     "container-log-max-size": ("container_log_max_size", lambda v: parse_quantity(v).value()),
     "container-log-max-files": ("container_log_max_files", int),
+    "container-log-monitor-interval": ("container_log_monitor_interval", _seconds),
 }
 
 
@@ -95,4 +173,10 @@ def parse_kubelet_args(args: list[str] | None, base: KubeletConfig | None = None
             raise ValueError(f"--kubelet-arg {key}: {exc}") from None
     if config.container_log_max_files < 2:
         raise ValueError("--kubelet-arg container-log-max-files: must be at least 2")
+    if config.container_log_max_size <= 0:
+        raise ValueError("--kubelet-arg container-log-max-size: must be positive")
+    missing = sorted(set(config.eviction_soft) - set(config.eviction_soft_grace_period))
+    if missing:
+        raise ValueError(f"--kubelet-arg eviction-soft: no grace period for soft eviction threshold {missing[0]} "
+                         "(set eviction-soft-grace-period)")
     return config

@@ -15,7 +15,14 @@ Design:
   removed (never before the informer has synced, so a restarted kubelet kills nothing it
   should keep), and every pod is re-synced every few seconds, which re-projects
   configMap/secret/downwardAPI volumes into running pods.
-* **Logs** are served in process: the kubelet implements the apiserver's ``LogSource``.
+* **Node-local duties in their own modules**, each a loop started here: static pods from
+  manifest files and their mirror pods (:mod:`~kubeherd.kubelet.staticpods`; the workers read
+  pods through its :class:`PodSource`, API pods and static pods merged), node-pressure eviction
+  (:mod:`~kubeherd.kubelet.eviction`; it also owns the pressure conditions of the node status)
+  and container log rotation (:mod:`~kubeherd.kubelet.logrotate`).
+* **The kubelet's HTTPS server** (:mod:`kubeherd.kubelet.server`) serves logs, exec, attach,
+  port-forward and ``/pods`` to the apiserver; its port is reported in the Node's
+  ``status.daemonEndpoints``.
 """
 
 from __future__ import annotations
@@ -28,23 +35,36 @@ import os
 import platform
 import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from kubeherd.api import errors
-from kubeherd.client import APIClient, APIStatusError, InformerFactory, ResourceRef, WorkQueue, run_workers
+from kubeherd.api.quantity import parse_quantity
+from kubeherd.client import (
+    APIClient,
+    APIStatusError,
+    EventRecorder,
+    InformerFactory,
+    ResourceRef,
+    WorkQueue,
+    run_workers,
+)
 from kubeherd.client.informer import object_key
 
+from .cgroups import PodCgroupManager, machine_memory
 from .config import KubeletConfig
 from .cri import ContainerState, CRIError, PodSandboxFilter
+from .eviction import MEMORY, NODEFS, EvictionManager, evicted_status, quantity_text
 from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
-from .kuberuntime import MANAGED, POD_UID
-from .logs import LogOptions, read_log
+from .kuberuntime import MANAGED, POD_UID, qos_class
+from .logrotate import ContainerLogManager
+from .nodeimages import list_node_images
 from .podworker import PodSyncer, grace_period
 from .probes import ProbeManager
+from .registries import RegistriesConfig
 from .runtime import ContainerdLayout, Runtime, write_cni_config
-from .status import StatusManager, pod_status
+from .server import KubeletServer, ServingTLS
+from .staticpods import PodSource, StaticPodSource
+from .status import RuntimeView, StatusManager, pod_status
 from .volumes import VolumeManager
 
 log = logging.getLogger(__name__)
@@ -54,6 +74,10 @@ PODS = ResourceRef("v1", "pods", True, "Pod")
 LEASES = ResourceRef("coordination.k8s.io/v1", "leases", True, "Lease")
 CONFIGMAPS = ResourceRef("v1", "configmaps", True, "ConfigMap")
 SECRETS = ResourceRef("v1", "secrets", True, "Secret")
+SERVICEACCOUNTS = ResourceRef("v1", "serviceaccounts", True, "ServiceAccount")
+LOOKUPS = {"configmaps": CONFIGMAPS, "secrets": SECRETS,
+           "persistentvolumeclaims": ResourceRef("v1", "persistentvolumeclaims", True, "PersistentVolumeClaim"),
+           "persistentvolumes": ResourceRef("v1", "persistentvolumes", False, "PersistentVolume")}
 KUBELET_VERSION = "v1.33.0-kubeherd"
 LEASE_DURATION = 40
 LEASE_RENEW = 10.0
@@ -82,7 +106,8 @@ def _now() -> str:
 
 class Kubelet:
     def __init__(self, client: APIClient, runtime: Runtime, data_dir: Path, node_name: str = "",
-                 workers: int = 64, config: KubeletConfig | None = None) -> None:
+                 workers: int = 64, config: KubeletConfig | None = None, serving: ServingTLS | None = None,
+                 registries: RegistriesConfig | None = None) -> None:
         self.config = config or KubeletConfig()
         self.client = client
         self.runtime = runtime
@@ -97,23 +122,47 @@ class Kubelet:
         self.workers = workers
         self.status_manager = StatusManager(client)
         self.probes = ProbeManager(self.cri, self._enqueue_uid)
-        self.volumes = VolumeManager(self.data_dir / "agent" / "pods", self._get)
+        self.volumes = VolumeManager(self.data_dir / "agent" / "pods", self._get, self._request_token)
         self.logs_root = self.layout.pod_logs_dir
-        self.syncer = PodSyncer(self.cri, self.volumes, self.probes, self._get, self.logs_root)
+        self.cgroups = PodCgroupManager(self.data_dir / "agent" / "pod-cgroups")
+        self.syncer = PodSyncer(self.cri, self.volumes, self.probes, self._get, self.logs_root,
+                                cgroups=self.cgroups, node_ip=self.node_ip,
+                                seccomp_root=self.data_dir / "agent" / "seccomp", memory_capacity=machine_memory())
+        manifests = Path(self.config.pod_manifest_path) if self.config.pod_manifest_path \
+            else self.data_dir / "agent" / "pod-manifests"
+        self.static_pods = StaticPodSource(manifests, self.node_name, self._pod_event, self.config.file_check_frequency)
+        self.source = PodSource(client, self.pods, self.static_pods, self.node_name)  # API + static pods
+        self.recorder = EventRecorder(client, "kubelet", self.node_name)
+        self.volumes.recorder = self.recorder  # FailedMount events
+        self.syncer.recorder = self.recorder  # hook and container events
+        self.syncer.images.registries = registries or RegistriesConfig()  # node pull credentials
+        self.eviction = EvictionManager(self.config, self.cri, self.data_dir, self.layout.root, self.logs_root,
+                                        self._active_pods, self._evict, self.update_node_status, self.recorder,
+                                        self.node_name)
+        self.log_rotation = ContainerLogManager(self.cri, self.config.container_log_max_size,
+                                                self.config.container_log_max_files,
+                                                self.config.container_log_monitor_interval)
+        self._images: list[Obj] = []
         self._uid_keys: dict[str, str] = {}
         self._container_states: dict[str, ContainerState] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._terminating: set[str] = set()
+        self.server = KubeletServer(self, serving, self.config.address, self.config.port) if serving else None
 
     # ------------------------------------------------------------------ lookups
     async def _get(self, kind: str, namespace: str, name: str) -> Obj | None:
-        ref = CONFIGMAPS if kind == "configmaps" else SECRETS
+        """configmaps, secrets, persistentvolumeclaims or persistentvolumes (namespace ignored)."""
+        ref = LOOKUPS[kind]
         try:
-            return await self.client.get(ref, name, namespace)
+            return await self.client.get(ref, name, namespace if ref.namespaced else "")
         except APIStatusError as exc:
             if exc.code == 404:
                 return None
             raise
+
+    async def _request_token(self, namespace: str, account: str, request: Obj) -> Obj:
+        """A TokenRequest for a service account (projected service-account token volumes)."""
+        return await self.client.create(SERVICEACCOUNTS, request, namespace, subresource="token", name=account)
 
     def _enqueue_uid(self, uid: str) -> None:
         key = self._uid_keys.get(uid)
@@ -154,11 +203,9 @@ class Kubelet:
             boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
         return {
-            "capacity": capacity, "allocatable": dict(capacity),
+            "capacity": capacity, "allocatable": self._allocatable(capacity), "images": self._images,
             "conditions": [
-                cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                *self.eviction.conditions(),  # MemoryPressure, DiskPressure, PIDPressure
                 cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [{"type": "InternalIP", "address": self.node_ip},
@@ -168,7 +215,7 @@ class Kubelet:
                          "containerRuntimeVersion": f"containerd://{version.runtime_version}",
                          "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
                          "operatingSystem": "linux", "architecture": arch},
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.server.port if self.server else 0}},
         }
 
     async def register(self) -> Obj:
@@ -189,7 +236,19 @@ class Kubelet:
         await self.renew_lease(created)
         return created
 
+    def _allocatable(self, capacity: dict[str, str]) -> dict[str, str]:
+        """Capacity less what the hard eviction thresholds keep back (upstream: memory and
+        ephemeral-storage; nothing is reserved for system daemons here)."""
+        out = dict(capacity)
+        for resource, signal in (("memory", MEMORY), ("ephemeral-storage", NODEFS)):
+            total = parse_quantity(capacity[resource]).value()
+            out[resource] = quantity_text(max(0, total - self.eviction.hard_reservation(signal, total)))
+        return out
+
     async def update_node_status(self) -> None:
+        images = await list_node_images(self.cri)
+        if images is not None:
+            self._images = images
         await self.client.patch(NODES, self.node_name, {"status": self._node_status()}, subresource="status")
 
     async def renew_lease(self, node: Obj | None = None) -> None:
@@ -246,19 +305,33 @@ class Kubelet:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        if self.server is not None:
+            await self.server.start()  # first: the Node reports its port
         await self.register()
         self._tasks.append(asyncio.ensure_future(self._heartbeat()))
         cidr = await self.wait_for_pod_cidr()
         write_cni_config(self.layout, cidr)
         await self.import_images()
+        await self.update_node_status()  # with the images just imported
+        try:
+            await asyncio.to_thread(self.cgroups.ensure_qos, os.cpu_count() or 1)
+        except OSError as exc:
+            log.warning("QoS cgroups not set up: %s", exc)
         self.pods.add_handlers(on_add=self._pod_event, on_update=lambda old, new: self._pod_event(new),
                                on_delete=self._pod_deleted)
         self.informers.start()
         await self.informers.wait_for_sync(60)
+        with contextlib.suppress(OSError):
+            self.static_pods.directory.mkdir(parents=True, exist_ok=True)
+        self.static_pods.apply(await asyncio.to_thread(self.static_pods.read))
+        self.recorder.start()
         self._tasks += [asyncio.ensure_future(run_workers(self.queue, self.sync, self.workers,
                                                           on_error=self._sync_failed)),
                         asyncio.ensure_future(self._relist()),
-                        asyncio.ensure_future(self._housekeeping())]
+                        asyncio.ensure_future(self._housekeeping()),
+                        asyncio.ensure_future(self.static_pods.run()),
+                        asyncio.ensure_future(self.eviction.run()),
+                        asyncio.ensure_future(self.log_rotation.run())]
         log.info("kubelet %s running (pod CIDR %s, runtime %s)", self.node_name, cidr, self.runtime.endpoint)
 
     async def stop(self) -> None:
@@ -270,7 +343,10 @@ class Kubelet:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
+        if self.server is not None:
+            await self.server.stop()
         await self.informers.stop()
+        await self.recorder.stop()
         await self.cri.close()
 
     def _sync_failed(self, key: str, exc: BaseException) -> None:
@@ -285,7 +361,7 @@ class Kubelet:
 
     # ------------------------------------------------------------------ the pod sync
     async def sync(self, key: str) -> None:
-        pod = self.pods.indexer.get(key)
+        pod = await self.source.pod_to_sync(key)
         if pod is None:
             return
         meta = pod["metadata"]
@@ -294,7 +370,7 @@ class Kubelet:
             await self._terminate(pod)
             return
         phase = (pod.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed"):
+        if phase in ("Succeeded", "Failed") or uid in self.eviction.evicted:
             view = await self.syncer.runtime_view(uid)
             if view.sandbox_ready:
                 await self.syncer.kill_pod(pod, uid, 0, remove=False)
@@ -302,19 +378,12 @@ class Kubelet:
         view = await self.syncer.runtime_view(uid)
         view = await self.syncer.sync_pod(pod, view, self.node_ip)
         record = self.syncer.records.get(uid)
-        readiness: dict[str, bool] = {}
-        startup: dict[str, bool] = {}
-        for c in (pod.get("spec") or {}).get("containers") or []:
-            latest = view.latest(c["name"])
-            if latest is None:
-                continue
-            if c.get("readinessProbe"):
-                readiness[c["name"]] = bool(self.probes.result(uid, c["name"], "readinessProbe", latest.id))
-            if c.get("startupProbe"):
-                startup[c["name"]] = bool(self.probes.result(uid, c["name"], "startupProbe", latest.id))
+        readiness, startup = self.syncer.probe_results(pod, view)
         status = pod_status(pod, view, host_ip=self.node_ip, readiness=readiness, startup=startup,
                             waiting=record.waiting if record else {})
-        await self.status_manager.set_status(pod, status)
+        target = self.source.status_target(pod)  # a static pod's status goes to its mirror
+        if target is not None:
+            await self.status_manager.set_status(target, status)
         if status["phase"] in ("Succeeded", "Failed"):
             await self.syncer.kill_pod(pod, uid, 0, remove=False)
         elif record is not None and record.requeue_at:
@@ -370,14 +439,15 @@ class Kubelet:
                 await self._remove_orphans()
                 if time.monotonic() - last_resync >= RESYNC_PERIOD:
                     last_resync = time.monotonic()
-                    for pod in self.pods.indexer.objects():
+                    for pod in self.source.objects():
                         if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                             self.queue.add(object_key(pod))
             except Exception as exc:
                 log.warning("housekeeping failed: %s", exc)
 
     async def _remove_orphans(self) -> None:
-        known = {p["metadata"]["uid"] for p in self.pods.indexer.objects()}
+        known = {p["metadata"]["uid"] for p in self.source.objects()}
+        await self.source.delete_orphaned_mirrors()
         sandboxes = await self.cri.list_pod_sandbox(PodSandboxFilter(label_selector={MANAGED: "true"}))
         orphans = {s.labels.get(POD_UID, "") for s in sandboxes} - known - self._terminating
         for uid in orphans:
@@ -385,26 +455,32 @@ class Kubelet:
             await self.syncer.kill_pod(None, uid, 0, remove=True)
         for uid in set(self.volumes.known_pods()) - known - {s.labels.get(POD_UID, "") for s in sandboxes}:
             await asyncio.to_thread(self.volumes.teardown, uid)
+        # pod cgroups: those of pods that no longer run (a removal that found one busy is retried here)
+        active = self._active_pods()
+        running = {p["metadata"]["uid"] for p in active} | self._terminating
+        for uid in await asyncio.to_thread(self.cgroups.recorded) - running:
+            await self.syncer.remove_cgroup(uid)
+        await asyncio.to_thread(self.cgroups.update_qos, [(p, qos_class(p)) for p in active])
 
-    # ------------------------------------------------------------------ logs (the apiserver's LogSource)
-    async def container_log(self, request: Any) -> AsyncIterator[bytes]:
-        view = await self.syncer.runtime_view(request.uid)
-        instance = view.previous(request.container) if request.previous else view.latest(request.container)
-        if instance is None:
-            if request.previous:
-                raise errors.bad_request(f'previous terminated container "{request.container}" in pod '
-                                         f'"{request.pod}" not found')
-            raise errors.bad_request(f'container "{request.container}" in pod "{request.pod}" is waiting to '
-                                     "start: ContainerCreating")
-        options = LogOptions(follow=request.follow and not request.previous, tail_lines=request.tail_lines,
-                             since_time=request.since_time, timestamps=request.timestamps,
-                             limit_bytes=request.limit_bytes)
-        container_id = instance.id
+    # ------------------------------------------------------------------ eviction
+    def _active_pods(self) -> list[Obj]:
+        return [p for p in self.source.objects() if not p["metadata"].get("deletionTimestamp")
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
 
-        async def running() -> bool:
-            try:
-                return (await self.cri.container_status(container_id)).state == ContainerState.CONTAINER_RUNNING
-            except CRIError:
-                return False
+    async def _evict(self, pod: Obj, grace: int, message: str) -> None:
+        """Kill an evicted pod and report it Failed/Evicted (its workers leave it stopped)."""
+        uid = pod["metadata"]["uid"]
+        await self.syncer.kill_pod(pod, uid, grace, remove=False)
+        view = await self.syncer.runtime_view(uid)
+        status = pod_status(pod, view, host_ip=self.node_ip, readiness={}, startup={}, waiting={})
+        await self.status_manager.set_status(pod, evicted_status(status, message))
 
-        return read_log(Path(instance.log_path), options, running)
+    # ------------------------------------------------------------------ what the kubelet server reads
+    def bound_pods(self) -> list[Obj]:
+        return self.source.objects()  # static pods as themselves, not their mirrors (as upstream)
+
+    def pod(self, namespace: str, name: str) -> Obj | None:
+        return self.source.get(f"{namespace}/{name}")
+
+    async def runtime_view(self, uid: str) -> RuntimeView:
+        return await self.syncer.runtime_view(uid)

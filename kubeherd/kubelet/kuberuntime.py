@@ -17,18 +17,17 @@ from typing import Any
 
 from kubeherd.api.quantity import Quantity
 
+from .cgroups import pod_cgroup_name
 from .cri import (
-    Capability,
     ContainerConfig,
     ContainerMetadata,
     DNSConfig,
+    Image,
     ImageSpec,
     KeyValue,
     LinuxContainerConfig,
     LinuxContainerResources,
-    LinuxContainerSecurityContext,
     LinuxPodSandboxConfig,
-    LinuxSandboxSecurityContext,
     Mount,
     NamespaceMode,
     NamespaceOption,
@@ -37,7 +36,8 @@ from .cri import (
     PortMapping,
     Protocol,
 )
-from .volumes import field_value, resource_value
+from .security import container_security_context, sandbox_security_context, sysctls
+from .volumes import field_value, resource_value, sub_path
 
 Obj = dict[str, Any]
 
@@ -53,6 +53,8 @@ CLUSTER_DNS = "10.43.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 MIN_SHARES = 2
 QUOTA_PERIOD = 100_000
+GUARANTEED_OOM_SCORE_ADJ = -997
+BESTEFFORT_OOM_SCORE_ADJ = 1000
 
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)|\$\$")
 
@@ -98,11 +100,27 @@ def qos_class(pod: Obj) -> str:
 
 
 def cgroup_parent(pod: Obj) -> str:
+    return "/" + pod_cgroup_name(pod["metadata"]["uid"], qos_class(pod))
+
+
+def oom_score_adj(pod: Obj, container: Obj, memory_capacity: int) -> int:
+    """Upstream's per-QoS OOM score: Guaranteed (and node-critical) pods last, BestEffort first,
+    Burstable by the share of the node's memory the container requests."""
+    if (pod.get("spec") or {}).get("priorityClassName") == "system-node-critical":
+        return GUARANTEED_OOM_SCORE_ADJ
     qos = qos_class(pod)
-    uid = pod["metadata"]["uid"]
     if qos == "Guaranteed":
-        return f"/kubepods/pod{uid}"
-    return f"/kubepods/{qos.lower()}/pod{uid}"
+        return GUARANTEED_OOM_SCORE_ADJ
+    if qos == "BestEffort":
+        return BESTEFFORT_OOM_SCORE_ADJ
+    requests = (container.get("resources") or {}).get("requests") or {}
+    limits = (container.get("resources") or {}).get("limits") or {}
+    memory = requests.get("memory", limits.get("memory"))
+    request = Quantity.parse(str(memory)).value() if memory is not None else 0
+    score = 1000 - (1000 * request) // memory_capacity if memory_capacity > 0 else 1000
+    if score < 1000 + GUARANTEED_OOM_SCORE_ADJ:
+        return 1000 + GUARANTEED_OOM_SCORE_ADJ
+    return score - 1 if score == BESTEFFORT_OOM_SCORE_ADJ else score
 
 
 def container_resources(container: Obj) -> LinuxContainerResources:
@@ -171,8 +189,9 @@ def sandbox_config(pod: Obj, attempt: int, logs_root: Path) -> PodSandboxConfig:
         port_mappings=ports,
         labels={POD_UID: meta["uid"], POD_NAME: meta["name"], POD_NAMESPACE: meta["namespace"], MANAGED: "true"},
         annotations={},
-        linux=LinuxPodSandboxConfig(cgroup_parent=cgroup_parent(pod), security_context=LinuxSandboxSecurityContext(
-            namespace_options=namespaces)))
+        linux=LinuxPodSandboxConfig(cgroup_parent=cgroup_parent(pod),
+                                    security_context=sandbox_security_context(pod, namespaces),
+                                    sysctls=sysctls(pod)))
 
 
 def pod_log_dir(logs_root: Path, pod: Obj) -> Path:
@@ -244,37 +263,65 @@ def referenced_objects(pod: Obj) -> set[tuple[str, str]]:
     return refs
 
 
-def mounts(pod: Obj, container: Obj, volume_paths: dict[str, Path]) -> list[Mount]:
+def _plain_env(pod: Obj, container: Obj) -> dict[str, str]:
+    """The container's variables that need no lookup (values and downward-API references)."""
+    env: dict[str, str] = {}
+    for var in container.get("env") or []:
+        source = var.get("valueFrom") or {}
+        if "valueFrom" not in var:
+            env[var["name"]] = expand(str(var.get("value", "")), env)
+        elif "fieldRef" in source:
+            env[var["name"]] = field_value(pod, source["fieldRef"].get("fieldPath", ""))
+        elif "resourceFieldRef" in source:
+            env[var["name"]] = resource_value(pod, source["resourceFieldRef"], container["name"])
+    return env
+
+
+READ_ONLY_KINDS = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def mounts(pod: Obj, container: Obj, volume_paths: dict[str, Path], env: list[KeyValue] | None = None) -> list[Mount]:
+    """The container's CRI mounts. ``subPath`` mounts a sub-directory (made if missing) and
+    ``subPathExpr`` one named with the container's ``$(VAR)``s; configMap, secret, downwardAPI
+    and projected volumes are always read-only, a claim when its volume source says so."""
     volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
     out = []
+    values: dict[str, str] | None = {kv.key: kv.value for kv in env} if env is not None else None
     for vm in container.get("volumeMounts") or []:
         host = volume_paths.get(vm["name"])
         if host is None:
             raise LookupError(f"volume {vm['name']} not found")
         if vm.get("subPath"):
-            host = host / vm["subPath"]
-            if not host.exists():
-                host.mkdir(parents=True, exist_ok=True)
+            host = sub_path(host, str(vm["subPath"]))
+        elif vm.get("subPathExpr"):
+            if values is None:
+                values = _plain_env(pod, container)
+            host = sub_path(host, expand(str(vm["subPathExpr"]), values), "SubPathExpr")
         volume = volumes.get(vm["name"]) or {}
-        readonly = bool(vm.get("readOnly")) or any(k in volume for k in ("configMap", "secret", "downwardAPI"))
+        readonly = bool(vm.get("readOnly")) or any(k in volume for k in READ_ONLY_KINDS) \
+            or bool((volume.get("persistentVolumeClaim") or {}).get("readOnly"))
         out.append(Mount(container_path=vm["mountPath"], host_path=str(host), readonly=readonly))
     return out
 
 
 def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int, image_ref: str,
-                     env: list[KeyValue], mount_list: list[Mount]) -> ContainerConfig:
+                     env: list[KeyValue], mount_list: list[Mount], image: Image | None = None,
+                     seccomp_root: Path = Path("/var/lib/kubelet/seccomp"),
+                     memory_capacity: int = 0) -> ContainerConfig:
+    """The CRI config of one container instance; raises ``SecurityContextError`` (runAsNonRoot)."""
     meta = pod["metadata"]
     values = {kv.key: kv.value for kv in env}
     command = [expand(str(a), values) for a in container.get("command") or []]
     args = [expand(str(a), values) for a in container.get("args") or []]
-    security = container.get("securityContext") or {}
-    pod_security = (pod.get("spec") or {}).get("securityContext") or {}
-    run_as_user = security.get("runAsUser", pod_security.get("runAsUser"))
-    run_as_group = security.get("runAsGroup", pod_security.get("runAsGroup"))
-    caps = security.get("capabilities") or {}
     spec = pod.get("spec") or {}
-    pid = NamespaceMode.NODE if spec.get("hostPID") else \
-        NamespaceMode.POD if spec.get("shareProcessNamespace") else NamespaceMode.CONTAINER
+    namespaces = NamespaceOption(
+        network=NamespaceMode.NODE if spec.get("hostNetwork") else NamespaceMode.POD,
+        pid=NamespaceMode.NODE if spec.get("hostPID") else
+        NamespaceMode.POD if spec.get("shareProcessNamespace") else NamespaceMode.CONTAINER,
+        ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD)
+    security = container_security_context(pod, container, namespaces, image, seccomp_root)
+    resources = container_resources(container)
+    resources.oom_score_adj = oom_score_adj(pod, container, memory_capacity)
     labels = {POD_UID: meta["uid"], POD_NAME: meta["name"], POD_NAMESPACE: meta["namespace"],
               CONTAINER_NAME: container["name"], RESTART_COUNT: str(restart_count), CONTAINER_TYPE: kind,
               MANAGED: "true"}
@@ -285,20 +332,4 @@ def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int,
         annotations={RESTART_COUNT: str(restart_count)},
         log_path=f"{container['name']}/{restart_count}.log", stdin=bool(container.get("stdin")),
         stdin_once=bool(container.get("stdinOnce")), tty=bool(container.get("tty")),
-        linux=LinuxContainerConfig(resources=container_resources(container),
-                                   security_context=LinuxContainerSecurityContext(
-                                       namespace_options=NamespaceOption(
-                                           network=NamespaceMode.NODE if spec.get("hostNetwork") else NamespaceMode.POD,
-                                           pid=pid,
-                                           ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD),
-                                       privileged=bool(security.get("privileged")),
-                                       run_as_user=run_as_user, run_as_group=run_as_group,
-                                       readonly_rootfs=bool(security.get("readOnlyRootFilesystem")),
-                                       capabilities=_capabilities(caps),
-                                       no_new_privs=security.get("allowPrivilegeEscalation") is False)))
-
-
-def _capabilities(caps: Obj) -> Capability | None:
-    if not caps:
-        return None
-    return Capability(add_capabilities=list(caps.get("add") or []), drop_capabilities=list(caps.get("drop") or []))
+        linux=LinuxContainerConfig(resources=resources, security_context=security))

@@ -5,7 +5,9 @@ Design: containerd writes one line per output chunk, ``<RFC3339Nano> <stream> <P
 kubelet's job, as upstream's ``pkg/kubelet/kuberuntime/logs``: parse each line, join ``P``
 (partial) pieces, filter by ``sinceTime``, keep the last ``tailLines``, prefix timestamps on
 request, stop after ``limitBytes``. Following polls the file (cheap, and robust against the
-runtime reopening it) until the container is no longer running and the file is drained.
+runtime reopening it) until the container is no longer running and the file is drained; when
+log rotation renames the file away and the runtime reopens a new one, the follower drains the
+old file and moves on to the new one. Rotated files are not read (as upstream).
 
 The reader is an async generator of byte chunks, so the apiserver can stream it as a chunked
 response without knowing anything about files or CRI.
@@ -20,6 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 FOLLOW_POLL = 0.1  # seconds between looks at a followed file
 READ_CHUNK = 64 * 1024
@@ -97,6 +100,14 @@ def _wanted(line: LogLine, options: LogOptions) -> bool:
     return when is None or when >= options.since_time
 
 
+def _replaced(f: BinaryIO, path: Path) -> bool:
+    """Whether ``path`` now names another file than the open ``f`` (the log was rotated)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(f.fileno()).st_ino
+    except OSError:
+        return False
+
+
 async def read_log(path: Path, options: LogOptions,
                    still_running: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[bytes]:
     """Yield the rendered log of one container instance, following it if asked.
@@ -147,6 +158,14 @@ async def read_log(path: Path, options: LogOptions,
                 return
             if still_running is None and not os.path.exists(path):
                 return
+            if await asyncio.to_thread(_replaced, f, path):
+                # rotated: the runtime now writes to a new file at the same path
+                f.close()
+                try:
+                    f = await asyncio.to_thread(open, path, "rb")
+                except FileNotFoundError:
+                    return
+                continue
             await asyncio.sleep(FOLLOW_POLL)
     finally:
         f.close()

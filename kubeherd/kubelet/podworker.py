@@ -10,9 +10,16 @@ labels) and kills nothing that should run.
 
 Crash-loop back-off is upstream's: 10 s doubling to 5 min per container, forgotten after the
 container ran 10 minutes. Container GC keeps the current and the previous instance of each
-container (``logs --previous`` reads the latter). Termination runs preStop exec hooks, then
-``StopContainer`` with the remaining grace period (SIGTERM, SIGKILL after it), stops the
-sandbox, and finally deletes the pod object with grace 0 and a uid precondition.
+container (``logs --previous`` reads the latter).
+
+Before the sandbox exists the pod's cgroup does (:mod:`.cgroups`); init containers run one at a
+time, except sidecars (``restartPolicy: Always``), which start in their turn, let the next one
+start once they are started, and keep running — restarted whenever they exit — until the app
+containers of a pod that does not restart them are done, when they are stopped. A container's
+postStart hook runs right after ``StartContainer`` and the sync waits for it, so the container
+is reported running only after it; a failed hook kills the container (``FailedPostStartHook``).
+Termination (:mod:`.termination`) runs preStop hooks and honours the grace period; the pod's
+cgroup goes with its sandbox.
 """
 
 from __future__ import annotations
@@ -25,28 +32,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubeherd.client import EventRecorder
+
+from .cgroups import PodCgroupManager, is_sidecar
 from .cri import (
-    AuthConfig,
     ContainerFilter,
     ContainerState,
+    ContainerStatus,
     CRIClient,
     CRIError,
-    ImageSpec,
     PodSandboxConfig,
     PodSandboxFilter,
     PodSandboxState,
 )
+from .hooks import run_handler
+from .imagepull import ImageManager
 from .kuberuntime import (
     CONTAINER_NAME,
     POD_UID,
     container_config,
     environment,
     mounts,
+    qos_class,
     referenced_objects,
     sandbox_config,
 )
 from .probes import ProbeManager
-from .status import RuntimeView, restart_count, will_restart
+from .security import SecurityContextError, apply_fs_group
+from .status import RuntimeView, app_containers_done, restart_count, will_restart
+from .termination import ContainerKiller
 from .volumes import VolumeError, VolumeManager
 
 log = logging.getLogger(__name__)
@@ -73,6 +87,7 @@ class PodRecord:
     backoff: dict[str, _Backoff] = field(default_factory=dict)
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     requeue_at: float = 0.0
+    owned_volumes: set[str] = field(default_factory=set)  # emptyDirs given to the fsGroup once
 
     def want_sync_in(self, seconds: float) -> None:
         at = time.monotonic() + max(0.0, seconds)
@@ -82,14 +97,57 @@ class PodRecord:
 
 class PodSyncer:
     def __init__(self, cri: CRIClient, volumes: VolumeManager, probes: ProbeManager, get: Getter,
-                 logs_root: Path) -> None:
+                 logs_root: Path, *, cgroups: PodCgroupManager | None = None, recorder: EventRecorder | None = None,
+                 node_ip: str = "", seccomp_root: Path = Path("/var/lib/kubelet/seccomp"),
+                 memory_capacity: int = 0) -> None:
         self.cri = cri
         self.volumes = volumes
         self.probes = probes
         self.get = get
         self.logs_root = logs_root
+        self.cgroups = cgroups
+        self.recorder = recorder  # may be set after construction
+        self.node_ip = node_ip
+        self.seccomp_root = seccomp_root
+        self.memory_capacity = memory_capacity
+        self.killer = ContainerKiller(cri, self.record_event)
+        self.images = ImageManager(cri, get, self.record_event)  # the kubelet sets its registries
         self.records: dict[str, PodRecord] = {}
         self.sandbox_configs: dict[str, PodSandboxConfig] = {}
+
+    def record_event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record({"apiVersion": "v1", "kind": "Pod", "metadata": pod["metadata"]}, event_type,
+                                 reason, message)
+
+    def probe_results(self, pod: Obj, view: RuntimeView) -> tuple[dict[str, bool], dict[str, bool]]:
+        """(readiness, startup) results of the current instances of the app containers and sidecars."""
+        uid = pod["metadata"]["uid"]
+        readiness: dict[str, bool] = {}
+        startup: dict[str, bool] = {}
+        spec = pod.get("spec") or {}
+        for c in (spec.get("containers") or []) + [c for c in spec.get("initContainers") or [] if is_sidecar(c)]:
+            latest = view.latest(c["name"])
+            if latest is None:
+                continue
+            if c.get("readinessProbe"):
+                readiness[c["name"]] = bool(self.probes.result(uid, c["name"], "readinessProbe", latest.id))
+            if c.get("startupProbe"):
+                startup[c["name"]] = bool(self.probes.result(uid, c["name"], "startupProbe", latest.id))
+        return readiness, startup
+
+    async def _ensure_cgroup(self, pod: Obj) -> None:
+        if self.cgroups is None:
+            return
+        try:
+            await asyncio.to_thread(self.cgroups.ensure_pod, pod, qos_class(pod))
+        except OSError as exc:
+            log.warning("pod cgroup of %s: %s", pod["metadata"]["name"], exc)
+
+    async def remove_cgroup(self, uid: str) -> bool:
+        if self.cgroups is None:
+            return True
+        return await asyncio.to_thread(self.cgroups.remove_pod, uid)
 
     # ---------------------------------------------------------------- reading the runtime
     async def runtime_view(self, uid: str) -> RuntimeView:
@@ -128,10 +186,13 @@ class PodSyncer:
                 record.waiting[c["name"]] = ("ContainerCreating", f"volume setup failed: {exc}")
             record.want_sync_in(2)
             return view
+        if (spec.get("securityContext") or {}).get("fsGroup") is not None:
+            await asyncio.to_thread(apply_fs_group, pod, volume_paths, record.owned_volumes)
+        await self._ensure_cgroup(pod)
         if not view.sandbox_ready:
             if view.containers and any(i.state == ContainerState.CONTAINER_RUNNING
                                        for instances in view.containers.values() for i in instances):
-                await self._kill_containers(view, 0)
+                await self.killer.kill_all(None, view, 0, "")
             attempt = await self._sandbox_attempt(uid)
             config = sandbox_config(pod, attempt, self.logs_root)
             sandbox_id = await self.cri.run_pod_sandbox(config)
@@ -146,10 +207,35 @@ class PodSyncer:
         config = known
         lookups = {ref: await self.get(ref[0], pod["metadata"]["namespace"], ref[1])
                    for ref in referenced_objects(pod)}
+        pod_ip = view.pod_ip or node_ip
+        if app_containers_done(pod, view):  # a completed pod: its sidecars stop, nothing restarts
+            if await self.killer.stop_sidecars(pod, view, _grace(pod), pod_ip):
+                return await self.runtime_view(uid)
+            return view
         changed = False
-        # init containers, one at a time, in order
+        # init containers in order: a regular one must complete, a sidecar must be started
+        initialized = any(view.latest(c["name"]) is not None for c in spec.get("containers") or [])
         for container in spec.get("initContainers") or []:
-            latest = view.latest(container["name"])
+            name = container["name"]
+            latest = view.latest(name)
+            if is_sidecar(container):
+                if latest is not None and latest.state == ContainerState.CONTAINER_RUNNING:
+                    if await self._keep_running(pod, container, latest, record, pod_ip):
+                        return await self.runtime_view(uid)
+                    if initialized or self._started(pod, container, latest.id):
+                        continue
+                    record.want_sync_in(1)
+                    return view
+                if latest is not None and latest.state == ContainerState.CONTAINER_CREATED:
+                    await self.cri.start_container(latest.id)
+                    return await self.runtime_view(uid)
+                changed |= await self._start_if_due(pod, container, "init", view, record, config, volume_paths,
+                                                    lookups)
+                if initialized:
+                    continue  # a sidecar restarting in an initialized pod holds nothing back
+                return await self.runtime_view(uid) if changed else view
+            if initialized:
+                continue
             if latest is not None and latest.state == ContainerState.CONTAINER_EXITED and latest.exit_code == 0:
                 continue
             if latest is not None and latest.state in (ContainerState.CONTAINER_RUNNING,
@@ -166,16 +252,10 @@ class PodSyncer:
         for container in spec.get("containers") or []:
             latest = view.latest(container["name"])
             if latest is not None and latest.state == ContainerState.CONTAINER_RUNNING:
-                record.waiting.pop(container["name"], None)
-                if self.probes.should_restart(uid, container["name"], latest.id):
-                    log.info("container %s of pod %s failed its liveness probe; restarting", container["name"],
-                             pod["metadata"]["name"])
-                    await self._stop_container(pod, container, latest.id, _grace(pod))
-                    changed = True
-                    latest = (await self.cri.container_status(latest.id))
-                else:
-                    self.probes.ensure(pod, container, latest.id, view.pod_ip or node_ip)
+                if not await self._keep_running(pod, container, latest, record, pod_ip):
                     continue
+                changed = True
+                latest = await self.cri.container_status(latest.id)
             if latest is not None and latest.state == ContainerState.CONTAINER_CREATED:
                 await self.cri.start_container(latest.id)
                 changed = True
@@ -185,6 +265,27 @@ class PodSyncer:
             changed |= await self._start_if_due(pod, container, "app", view, record, config, volume_paths, lookups)
         await self._collect_garbage(view)
         return await self.runtime_view(uid) if changed else view
+
+    async def _keep_running(self, pod: Obj, container: Obj, latest: ContainerStatus, record: PodRecord,
+                            pod_ip: str) -> bool:
+        """Probe a running container; stop it when its liveness (or startup) probe failed.
+        Returns whether it was stopped."""
+        uid = pod["metadata"]["uid"]
+        record.waiting.pop(container["name"], None)
+        if not self.probes.should_restart(uid, container["name"], latest.id):
+            self.probes.ensure(pod, container, latest.id, pod_ip)
+            return False
+        log.info("container %s of pod %s failed its liveness probe; restarting", container["name"],
+                 pod["metadata"]["name"])
+        await self.killer.stop(pod, container, latest.id, _grace(pod), pod_ip,
+                               message=f"Container {container['name']} failed liveness probe, will be restarted")
+        return True
+
+    def _started(self, pod: Obj, container: Obj, container_id: str) -> bool:
+        """A running container counts as started once its startup probe passed (at once without one)."""
+        if not container.get("startupProbe"):
+            return True
+        return bool(self.probes.result(pod["metadata"]["uid"], container["name"], "startupProbe", container_id))
 
     async def _sandbox_attempt(self, uid: str) -> int:
         sandboxes = await self.cri.list_pod_sandbox(PodSandboxFilter(label_selector={POD_UID: uid}))
@@ -223,7 +324,7 @@ class PodSyncer:
                                         f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")
                 record.want_sync_in(backoff.until - now)
                 return False
-        image = await self._ensure_image(pod, container, record)
+        image = await self._ensure_image(pod, container, record, config)
         if image is None:
             return False
         try:
@@ -233,8 +334,15 @@ class PodSyncer:
             record.waiting[name] = ("CreateContainerConfigError", str(exc))
             record.want_sync_in(2)
             return False
-        cfg = container_config(pod, container, kind=kind, restart_count=restarts, image_ref=image, env=env,
-                               mount_list=mount_list)
+        try:
+            cfg = container_config(pod, container, kind=kind, restart_count=restarts, image_ref=image, env=env,
+                                   mount_list=mount_list, image=await self.cri.image_status(image),
+                                   seccomp_root=self.seccomp_root, memory_capacity=self.memory_capacity)
+        except SecurityContextError as exc:
+            record.waiting[name] = ("CreateContainerConfigError", str(exc))
+            self.record_event(pod, "Warning", "Failed", f"Error: {exc}")
+            record.want_sync_in(BACKOFF_START)
+            return False
         try:
             container_id = await self.cri.create_container(view.sandbox_id, cfg, config)
             await self.cri.start_container(container_id)
@@ -244,61 +352,29 @@ class PodSyncer:
             record.want_sync_in(BACKOFF_START)
             return True
         record.waiting.pop(name, None)
+        hook = (container.get("lifecycle") or {}).get("postStart")
+        if hook:
+            pod_ip = view.pod_ip or self.node_ip
+            failure = await run_handler(self.cri, pod, container, container_id, hook, pod_ip)
+            if failure:
+                self.record_event(pod, "Warning", "FailedPostStartHook", failure)
+                await self.killer.stop(pod, container, container_id, _grace(pod), pod_ip,
+                                       message="FailedPostStartHook")
+                record.waiting[name] = ("PostStartHookError", failure)
+                record.want_sync_in(1)
         return True
 
-    async def _ensure_image(self, pod: Obj, container: Obj, record: PodRecord) -> str | None:
-        image = container.get("image", "")
-        tag = image.rsplit("/", 1)[-1]
-        default_policy = "Always" if ("@" not in image and (":" not in tag or tag.endswith(":latest"))) \
-            else "IfNotPresent"
-        policy = container.get("imagePullPolicy") or default_policy
-        present = await self.cri.image_status(image)
-        if present is not None and policy != "Always":
-            return image
-        if policy == "Never":
-            record.waiting[container["name"]] = ("ErrImageNeverPull",
-                                                 f'Container image "{image}" is not present with pull policy of Never')
+    async def _ensure_image(self, pod: Obj, container: Obj, record: PodRecord,
+                            config: PodSandboxConfig | None = None) -> str | None:
+        """The image id to create ``container`` from, or None with the waiting reason recorded
+        (pull policy, credentials, back-off and events: :mod:`kubeherd.kubelet.imagepull`)."""
+        result = await self.images.ensure_image(pod, container, config)
+        if result.waiting is not None:
+            record.waiting[container["name"]] = result.waiting
+            if result.retry_in is not None:
+                record.want_sync_in(result.retry_in)
             return None
-        backoff = record.backoff.setdefault("image:" + container["name"], _Backoff())
-        now = time.monotonic()
-        if now < backoff.until:
-            record.waiting[container["name"]] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
-            record.want_sync_in(backoff.until - now)
-            return None
-        try:
-            auth = await self._pull_auth(pod, image)
-            await self.cri.pull_image(ImageSpec(image=image), auth=auth, timeout=120)
-        except CRIError as exc:
-            if present is not None:
-                return image  # Always, but the registry is away: upstream fails; we keep running what we have
-            backoff.delay = min(backoff.delay * 2, BACKOFF_MAX) if backoff.delay else BACKOFF_START
-            backoff.until = now + backoff.delay
-            record.waiting[container["name"]] = ("ErrImagePull", exc.details)
-            record.want_sync_in(backoff.delay)
-            return None
-        backoff.delay = 0
-        return image
-
-    async def _pull_auth(self, pod: Obj, image: str) -> AuthConfig | None:
-        import base64
-        import json
-
-        host = image.split("/", 1)[0] if "/" in image and ("." in image.split("/", 1)[0]
-                                                         or ":" in image.split("/", 1)[0]) else "docker.io"
-        for ref in (pod.get("spec") or {}).get("imagePullSecrets") or []:
-            secret = await self.get("secrets", pod["metadata"]["namespace"], ref.get("name", ""))
-            raw = ((secret or {}).get("data") or {}).get(".dockerconfigjson")
-            if not raw:
-                continue
-            auths = json.loads(base64.b64decode(raw)).get("auths") or {}
-            for server, entry in auths.items():
-                if server.removeprefix("https://").removeprefix("http://").split("/")[0] == host:
-                    if entry.get("auth"):
-                        user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-                    else:
-                        user, password = entry.get("username", ""), entry.get("password", "")
-                    return AuthConfig(username=user, password=password, server_address=host)
-        return None
+        return result.image_ref
 
     async def _collect_garbage(self, view: RuntimeView) -> None:
         """Keep the current and the previous instance of every container."""
@@ -311,36 +387,13 @@ class PodSyncer:
                         log.debug("removing container %s: %s", old.id[:12], exc)
 
     # ---------------------------------------------------------------- termination
-    async def _stop_container(self, pod: Obj, container: Obj | None, container_id: str, grace: int) -> None:
-        deadline = time.monotonic() + grace
-        hook = ((container or {}).get("lifecycle") or {}).get("preStop") or {}
-        if "exec" in hook and grace > 0:
-            try:
-                await asyncio.wait_for(self.cri.exec_sync(container_id, list(hook["exec"].get("command") or []),
-                                                          grace), grace)
-            except (CRIError, TimeoutError) as exc:
-                log.info("preStop hook of %s: %s", container_id[:12], exc)
-        elif "sleep" in hook and grace > 0:
-            await asyncio.sleep(min(grace, int(hook["sleep"].get("seconds") or 0)))
-        remaining = max(0, int(deadline - time.monotonic() + 0.5)) if grace > 0 else 0
-        try:
-            await self.cri.stop_container(container_id, remaining)
-        except CRIError as exc:
-            if not exc.not_found:
-                raise
-
-    async def _kill_containers(self, view: RuntimeView, grace: int, pod: Obj | None = None) -> None:
-        specs = {c["name"]: c for c in ((pod or {}).get("spec") or {}).get("containers") or []}
-        running = [(name, i.id) for name, instances in view.containers.items() for i in instances
-                   if i.state in (ContainerState.CONTAINER_RUNNING, ContainerState.CONTAINER_CREATED)]
-        await asyncio.gather(*(self._stop_container(pod or {}, specs.get(name), cid, grace) for name, cid in running))
-
     async def kill_pod(self, pod: Obj | None, uid: str, grace: int, *, remove: bool) -> None:
-        """Stop everything of pod ``uid`` (graceful for its containers), then its sandboxes;
-        with ``remove`` also remove them and the pod's volumes and logs."""
+        """Stop everything of pod ``uid`` (graceful for its containers: preStop hooks, the grace
+        period, sidecars last), then its sandboxes and its cgroup; with ``remove`` also remove
+        them and the pod's volumes and logs."""
         self.probes.remove(uid)
         view = await self.runtime_view(uid)
-        await self._kill_containers(view, grace, pod)
+        await self.killer.kill_all(pod, view, grace, view.pod_ip or self.node_ip)
         for sandbox in await self.cri.list_pod_sandbox(PodSandboxFilter(label_selector={POD_UID: uid})):
             try:
                 await self.cri.stop_pod_sandbox(sandbox.id)
@@ -349,6 +402,7 @@ class PodSyncer:
             except CRIError as exc:
                 if not exc.not_found:
                     raise
+        await self.remove_cgroup(uid)
         if remove:
             await asyncio.to_thread(self.volumes.teardown, uid)
             self.records.pop(uid, None)

@@ -7,7 +7,10 @@ flips its result only at ``successThreshold``/``failureThreshold``; every flip c
 ``on_change(pod uid)`` so the pod worker re-syncs — it restarts a container whose liveness
 failed and recomputes Ready. Liveness and readiness wait for the startup probe to succeed.
 Probes run exec through CRI ``ExecSync`` and connect to the pod IP for ``httpGet`` and
-``tcpSocket``; ``grpc`` probes are not implemented yet and count as success.
+``tcpSocket``; ``grpc`` probes call the standard ``grpc.health.v1.Health/Check`` there (the
+``service`` of the probe in the request) and pass only on ``SERVING``. Probes also run for
+sidecars (init containers with ``restartPolicy: Always``), which report started and ready as
+app containers do.
 """
 
 from __future__ import annotations
@@ -19,11 +22,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cri import CRIClient, CRIError
+import grpc
+
+from .cri import CRIClient, CRIError, decode, encode
+from .cri._proto import pb
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
+USER_AGENT = "kube-probe/1.33"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+SERVING_STATUSES = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+
+
+@dataclass(kw_only=True, slots=True)
+class HealthCheckRequest:
+    service: str = pb(1, "")
+
+
+@dataclass(kw_only=True, slots=True)
+class HealthCheckResponse:
+    status: int = pb(1, 0, kind="int32")
 
 
 def resolve_port(port: Any, container: Obj) -> int:
@@ -45,7 +64,7 @@ async def http_probe(host: str, port: int, path: str, headers: list[Obj], scheme
         ssl_ctx.verify_mode = ssl.CERT_NONE  # upstream does not verify probe certificates either
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ssl_ctx), timeout)
     try:
-        head = f"GET {path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\n" \
+        head = f"GET {path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {USER_AGENT}\r\n" \
                "Accept: */*\r\nConnection: close\r\n"
         head += "".join(f"{h['name']}: {h['value']}\r\n" for h in headers)
         writer.write((head + "\r\n").encode())
@@ -65,6 +84,27 @@ async def tcp_probe(host: str, port: int, timeout: float) -> bool:
     with contextlib.suppress(Exception):
         await writer.wait_closed()
     return True
+
+
+async def grpc_probe(host: str, port: int, service: str, timeout: float) -> tuple[bool, str]:
+    """One health check; (passed, upstream's probe output)."""
+    options = [("grpc.primary_user_agent", USER_AGENT)]
+    async with grpc.aio.insecure_channel(f"{host}:{port}", options=options) as channel:
+        check = channel.unary_unary(HEALTH_CHECK, request_serializer=encode,
+                                    response_deserializer=lambda data: decode(HealthCheckResponse, data))
+        try:
+            response = await check(HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                return False, ("server does not implement the grpc health protocol (grpc.health.v1.Health): "
+                               f"{exc.details()}")
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return False, f"timeout: health rpc did not complete within {timeout:g}s"
+            return False, f"rpc error: code = {code.name.title().replace('_', '')} desc = {exc.details()}"
+    if response.status != 1:
+        return False, f'service unhealthy (responded with "{SERVING_STATUSES.get(response.status, response.status)}")'
+    return True, "service is serving"
 
 
 @dataclass
@@ -184,7 +224,14 @@ class ProbeManager:
             if "tcpSocket" in spec:
                 sock = spec["tcpSocket"]
                 return await tcp_probe(sock.get("host") or pod_ip, resolve_port(sock.get("port"), container), timeout)
-            return True  # grpc: not implemented
+            if "grpc" in spec:
+                rpc = spec["grpc"]
+                ok, output = await grpc_probe(pod_ip, int(rpc.get("port") or 0), str(rpc.get("service") or ""),
+                                              timeout)
+                if not ok:
+                    log.debug("grpc probe of %s: %s", container.get("name"), output)
+                return ok
+            return True
         except (OSError, TimeoutError, ValueError, CRIError) as exc:
             log.debug("probe failed: %s", exc)
             return False

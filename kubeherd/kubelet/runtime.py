@@ -42,6 +42,7 @@ from typing import Any
 
 from .cri import CRIClient, CRIError, VersionInfo
 from .images import PAUSE_IMAGE
+from .registries import RegistriesConfig, write_hosts_config
 
 log = logging.getLogger(__name__)
 
@@ -246,62 +247,12 @@ def write_cni_config(layout: ContainerdLayout, pod_cidr: str, *, mtu: int | None
 
 # --- registries --------------------------------------------------------------------------------
 
-def _default_server(host: str) -> str:
-    return "https://registry-1.docker.io" if host == "docker.io" else f"https://{host}"
-
-
-def write_registries(layout: ContainerdLayout, spec: Mapping[str, Any]) -> list[Path]:
-    """Registry mirrors and insecure registries, from a k3s-style ``registries.yaml`` mapping::
-
-        mirrors:
-          docker.io: {endpoint: ["http://127.0.0.1:5000"]}
-        configs:
-          "myregistry:5000": {tls: {insecure_skip_verify: true, ca_file: /path/ca.crt}}
-
-    written as ``certs.d/<host>/hosts.toml`` (containerd's ``config_path``). Mirrors are tried in
-    order, then the upstream server. Credentials are not configured here: pulls carry
-    them from imagePullSecrets (CRI ``AuthConfig``). Host directories not in ``spec`` are removed.
-    """
-    mirrors: Mapping[str, Any] = spec.get("mirrors") or {}
-    configs: Mapping[str, Any] = spec.get("configs") or {}
-    written: list[Path] = []
-    hosts = sorted(set(mirrors) | set(configs))
-
-    def tls_lines(cfg: Mapping[str, Any], indent: str) -> list[str]:
-        tls = (cfg or {}).get("tls") or {}
-        lines = []
-        if tls.get("insecure_skip_verify"):
-            lines.append(f"{indent}skip_verify = true")
-        if tls.get("ca_file"):
-            lines.append(f"{indent}ca = {_toml(str(tls['ca_file']))}")
-        if tls.get("cert_file") and tls.get("key_file"):
-            lines.append(f"{indent}client = [[{_toml(str(tls['cert_file']))}, {_toml(str(tls['key_file']))}]]")
-        return lines
-
-    for host in hosts:
-        server = _default_server(host)
-        lines = [f"# Written by kubeherd; registry {host}", f"server = {_toml(server)}"]
-        lines += tls_lines(configs.get(host) or {}, "")
-        for endpoint in (mirrors.get(host) or {}).get("endpoint") or []:
-            endpoint = str(endpoint).rstrip("/")
-            if "://" not in endpoint:
-                endpoint = "https://" + endpoint
-            lines.append("")
-            lines.append(f"[host.{_toml(endpoint)}]")
-            lines.append('  capabilities = ["pull", "resolve"]')
-            mirror_host = endpoint.split("://", 1)[1].split("/", 1)[0]
-            lines += tls_lines(configs.get(mirror_host) or {}, "  ")
-        d = layout.certs_d / host
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "hosts.toml").write_text("\n".join(lines) + "\n")
-        written.append(d / "hosts.toml")
-    if layout.certs_d.is_dir():
-        for d in layout.certs_d.iterdir():
-            if d.is_dir() and d.name not in hosts and (d / "hosts.toml").exists():
-                (d / "hosts.toml").unlink()
-                with contextlib.suppress(OSError):
-                    d.rmdir()
-    return written
+def write_registries(layout: ContainerdLayout, spec: Mapping[str, Any] | RegistriesConfig) -> list[Path]:
+    """Registry mirrors and TLS settings, from a k3s-style ``registries.yaml`` (mapping or parsed),
+    written as ``certs.d/<host>/hosts.toml`` for containerd's ``config_path``; see
+    :mod:`kubeherd.kubelet.registries`."""
+    config = spec if isinstance(spec, RegistriesConfig) else RegistriesConfig.from_mapping(spec)
+    return write_hosts_config(layout.certs_d, config)
 
 
 # --- the containerd process --------------------------------------------------------------------

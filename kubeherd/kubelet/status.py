@@ -4,7 +4,10 @@ Design: :func:`pod_status` is a pure function of the pod, what the runtime says 
 containers (a :class:`RuntimeView`, built by the pod worker from CRI calls), the probe
 results and the worker's own waiting reasons (``CrashLoopBackOff``, ``ErrImagePull`` …).
 Nothing here is remembered between syncs, so a restarted kubelet reports the same status
-from the same runtime state. The :class:`StatusManager` writes it with a merge patch on the
+from the same runtime state. Phase and conditions follow upstream's ``getPhase`` and
+``Generate*Condition`` rules, sidecars (init containers with ``restartPolicy: Always``)
+included: they report started/ready like app containers, count as initialized once started,
+take part in readiness, and never hold a pod back from completing. The :class:`StatusManager` writes it with a merge patch on the
 ``status`` subresource, and only when it differs from the last one written for that pod
 (transition times are carried over from the pod's current conditions, so an unchanged
 condition never causes a write).
@@ -19,6 +22,7 @@ from typing import Any
 
 from kubeherd.client import APIClient, APIStatusError, ResourceRef
 
+from .cgroups import is_sidecar
 from .cri import ContainerState, ContainerStatus
 from .kuberuntime import RESTART_COUNT, qos_class
 
@@ -76,7 +80,12 @@ def terminated(status: ContainerStatus) -> Obj:
     return out
 
 
-def will_restart(pod: Obj, status: ContainerStatus, init: bool = False) -> bool:
+def will_restart(pod: Obj, status: ContainerStatus, init: bool = False, *, sidecar: bool = False,
+                 done: bool = False) -> bool:
+    """Whether this exited instance is started again. Sidecars always are, until the pod's app
+    containers are ``done`` for good."""
+    if sidecar:
+        return not done
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
     if init and policy == "Always":
         policy = "OnFailure"  # init containers that succeeded never run again
@@ -85,9 +94,21 @@ def will_restart(pod: Obj, status: ContainerStatus, init: bool = False) -> bool:
     return policy == "OnFailure" and status.exit_code != 0
 
 
+def app_containers_done(pod: Obj, view: RuntimeView) -> bool:
+    """Every app container exited and none will run again (never with ``restartPolicy: Always``):
+    the pod completes, and its sidecars are stopped."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    for c in containers:
+        latest = view.latest(c["name"])
+        if latest is None or latest.state != ContainerState.CONTAINER_EXITED or will_restart(pod, latest):
+            return False
+    return bool(containers)
+
+
 def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, ready: bool, started: bool | None,
-                     waiting: tuple[str, str] | None) -> Obj:
+                     waiting: tuple[str, str] | None, done: bool = False) -> Obj:
     name = spec["name"]
+    sidecar = init and is_sidecar(spec)
     latest = view.latest(name)
     out: Obj = {"name": name, "image": spec.get("image", ""), "imageID": "", "ready": False, "restartCount": 0,
                 "started": False, "state": {}, "lastState": {}}
@@ -106,7 +127,8 @@ def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, read
         out["ready"] = ready and out["started"]
         if previous is not None:
             out["lastState"] = {"terminated": terminated(previous)}
-    elif latest.state == ContainerState.CONTAINER_EXITED and waiting is not None and will_restart(pod, latest, init):
+    elif latest.state == ContainerState.CONTAINER_EXITED and waiting is not None and \
+            will_restart(pod, latest, init, sidecar=sidecar, done=done):
         out["state"] = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
         out["lastState"] = {"terminated": terminated(latest)}
     elif latest.state == ContainerState.CONTAINER_EXITED:
@@ -118,55 +140,101 @@ def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, read
     return out
 
 
-def _phase(pod: Obj, init_statuses: list[Obj], statuses: list[Obj]) -> str:
+def any_app_container_started(statuses: list[Obj]) -> bool:
+    return any("running" in st["state"] or "terminated" in st["state"] for st in statuses)
+
+
+def _phase(pod: Obj, init_specs: list[Obj], init_statuses: list[Obj], statuses: list[Obj]) -> str:
+    """Upstream's ``getPhase`` (for a pod that is not known to be terminal yet)."""
     policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
-    for st in init_statuses:
-        term = st["state"].get("terminated")
-        if term and term["exitCode"] == 0:
-            continue
-        if term and policy == "Never":
-            return "Failed"
-        return "Pending"
-    running = waiting = stopped = succeeded = failed = 0
+    pending_init = pending_sidecars = failed_init = 0
+    running = waiting = stopped = succeeded = 0
+    for c, st in zip(init_specs, init_statuses, strict=True):
+        state, last = st["state"], (st.get("lastState") or {}).get("terminated")
+        if is_sidecar(c):
+            if "running" in state:
+                pending_sidecars += not st.get("started")
+                running += 1
+            elif "terminated" not in state and not last:
+                pending_sidecars += 1
+                waiting += 1
+            continue  # a stopped sidecar does not count
+        if "terminated" in state:
+            failed_init += state["terminated"]["exitCode"] != 0
+        elif "waiting" in state and last:
+            failed_init += last["exitCode"] != 0
+        else:
+            pending_init += 1
     for st in statuses:
-        state = st["state"]
+        state, last = st["state"], (st.get("lastState") or {}).get("terminated")
         if "running" in state:
             running += 1
         elif "terminated" in state:
             stopped += 1
-            if state["terminated"]["exitCode"] == 0:
-                succeeded += 1
-            else:
-                failed += 1
-        elif st.get("lastState", {}).get("terminated"):
+            succeeded += state["terminated"]["exitCode"] == 0
+        elif last:
             stopped += 1
-            if st["lastState"]["terminated"]["exitCode"] == 0:
-                succeeded += 1
-            else:
-                failed += 1
         else:
             waiting += 1
-    if waiting:
+    if failed_init and policy == "Never":
+        return "Failed"
+    if pending_init or (pending_sidecars and not any_app_container_started(statuses)) or waiting:
         return "Pending"
     if running:
         return "Running"
     if stopped:
         if policy == "Always":
             return "Running"
-        if policy == "OnFailure" and failed:
-            return "Running"
-        return "Failed" if failed else "Succeeded"
+        if stopped == succeeded:
+            return "Succeeded"
+        return "Failed" if policy == "Never" else "Running"
     return "Pending"
 
 
-def _condition(kind: str, ok: bool, old: list[Obj], reason: str = "") -> Obj:
+def _condition(kind: str, ok: bool, old: list[Obj], reason: str = "", message: str = "") -> Obj:
     status = "True" if ok else "False"
     previous = next((c for c in old if c.get("type") == kind), None)
     since = previous.get("lastTransitionTime") if previous and previous.get("status") == status else now()
     out: Obj = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
     if reason and not ok:
         out["reason"] = reason
+    if message and not ok:
+        out["message"] = message
     return out
+
+
+def _names(names: list[str]) -> str:
+    return "[" + " ".join(names) + "]"
+
+
+def _initialized(pod: Obj, phase: str, init_specs: list[Obj], init_statuses: list[Obj], statuses: list[Obj],
+                 old: list[Obj]) -> Obj:
+    incomplete = []
+    for c, st in zip(init_specs, init_statuses, strict=True):
+        if is_sidecar(c):
+            if not st.get("started"):
+                incomplete.append(c["name"])
+        elif (st["state"].get("terminated") or {}).get("exitCode", 1) != 0:
+            incomplete.append(c["name"])
+    if phase == "Succeeded":
+        cond = _condition("Initialized", True, old)
+        cond["reason"] = "PodCompleted"
+        return cond
+    if not incomplete or any_app_container_started(statuses):
+        return _condition("Initialized", True, old)
+    return _condition("Initialized", False, old, "ContainersNotInitialized",
+                      f"containers with incomplete status: {_names(incomplete)}")
+
+
+def _ready(kind: str, phase: str, init_specs: list[Obj], init_statuses: list[Obj], statuses: list[Obj],
+           old: list[Obj]) -> Obj:
+    if phase in ("Succeeded", "Failed"):
+        return _condition(kind, False, old, "PodCompleted" if phase == "Succeeded" else "PodFailed")
+    unready = [st["name"] for c, st in zip(init_specs, init_statuses, strict=True) if is_sidecar(c) and not st["ready"]]
+    unready += [st["name"] for st in statuses if not st["ready"]]
+    if unready:
+        return _condition(kind, False, old, "ContainersNotReady", f"containers with unready status: {_names(unready)}")
+    return _condition(kind, True, old)
 
 
 def pod_status(pod: Obj, view: RuntimeView, *, host_ip: str, readiness: dict[str, bool],
@@ -175,28 +243,26 @@ def pod_status(pod: Obj, view: RuntimeView, *, host_ip: str, readiness: dict[str
     spec = pod.get("spec") or {}
     old = pod.get("status") or {}
     old_conditions = old.get("conditions") or []
-    init_statuses = [container_status(pod, c, view, init=True, ready=False, started=None, waiting=waiting.get(c["name"]))
-                     for c in spec.get("initContainers") or []]
-    for st in init_statuses:
-        term = st["state"].get("terminated")
-        st["ready"] = bool(term and term["exitCode"] == 0)
+    done = app_containers_done(pod, view)
+    init_specs = spec.get("initContainers") or []
+    init_statuses = [container_status(pod, c, view, init=True, ready=readiness.get(c["name"], True),
+                                      started=startup.get(c["name"]), waiting=waiting.get(c["name"]), done=done)
+                     for c in init_specs]
+    for c, st in zip(init_specs, init_statuses, strict=True):
+        if not is_sidecar(c):
+            term = st["state"].get("terminated")
+            st["ready"] = bool(term and term["exitCode"] == 0)
+            st["started"] = "running" in st["state"]
     statuses = [container_status(pod, c, view, init=False, ready=readiness.get(c["name"], True),
                                  started=startup.get(c["name"]), waiting=waiting.get(c["name"]))
                 for c in spec.get("containers") or []]
-    phase = _phase(pod, init_statuses, statuses)
-    initialized = all(st["ready"] for st in init_statuses)
-    containers_ready = all(st["ready"] for st in statuses)
-    if phase == "Succeeded":
-        # completed pods are not ready; their containers are terminated
-        containers_ready = False
+    phase = _phase(pod, init_specs, init_statuses, statuses)
     conditions = [
         _condition("PodReadyToStartContainers", view.sandbox_ready, old_conditions),
-        _condition("Initialized", initialized, old_conditions, "ContainersNotInitialized"),
-        _condition("Ready", containers_ready and initialized, old_conditions, "ContainersNotReady"),
-        _condition("ContainersReady", containers_ready and initialized, old_conditions, "ContainersNotReady"),
+        _initialized(pod, phase, init_specs, init_statuses, statuses, old_conditions),
+        _ready("Ready", phase, init_specs, init_statuses, statuses, old_conditions),
+        _ready("ContainersReady", phase, init_specs, init_statuses, statuses, old_conditions),
     ]
-    if phase == "Succeeded":
-        conditions[2]["reason"] = conditions[3]["reason"] = "PodCompleted"
     scheduled = next((c for c in old_conditions if c.get("type") == "PodScheduled"), None)
     if scheduled is not None:
         conditions.append(scheduled)

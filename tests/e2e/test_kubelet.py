@@ -7,6 +7,7 @@ is stopped, `kubeherd killall` stops its pods and containerd, and the data dir i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -162,7 +163,9 @@ def test_pods_run_and_report_status(cluster: Cluster) -> None:
     pod_obj = get(cluster, "talk")
     assert pod_obj["status"]["phase"] == "Running" and pod_obj["status"]["qosClass"] == "BestEffort"
     assert pod_obj["status"]["containerStatuses"][0]["containerID"].startswith("containerd://")
-    assert pod_obj["status"]["hostIP"] and pod_obj["status"]["podIP"].startswith("10.42.")
+    node = json.loads(run(*_kubectl(cluster), "get", "node", pod_obj["spec"]["nodeName"], "-o", "json").stdout)
+    assert pod_obj["status"]["hostIP"]
+    assert ipaddress.ip_address(pod_obj["status"]["podIP"]) in ipaddress.ip_network(node["spec"]["podCIDR"])
 
 
 def _kubectl(cluster: Cluster) -> list[str]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +53,10 @@ TEST_SLOT = int(os.environ.get("KUBEHERD_TEST_SLOT", "0"))
 
 def agent_network_args() -> list[str]:
     """A pod network of its own per ``KUBEHERD_TEST_SLOT``, so test runs side by side on one
-    machine never hand out the same pod IPs (they may share the bridge: its subnets differ)."""
-    return ["--cluster-cidr", f"10.{60 + TEST_SLOT}.0.0/16"] if TEST_SLOT else []
+    machine never hand out the same pod IPs (they may share the bridge: its subnets differ),
+    and a free port for the kubelet's HTTPS server (the Node reports which)."""
+    port = ["--kubelet-arg", "port=0"]
+    return ["--cluster-cidr", f"10.{60 + TEST_SLOT}.0.0/16", *port] if TEST_SLOT else port
 
 
 def start_server(tmp: Path, extra: list[str] | None = None, agent: bool = False) -> Cluster:
@@ -80,7 +85,27 @@ def start_server(tmp: Path, extra: list[str] | None = None, agent: bool = False)
     if not url:
         process.kill()
         raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()}")
+    if "--disable-controllers" not in (extra or []):
+        wait_for_default_service_account(data_dir, url, time.monotonic() + 30)
     return Cluster(data_dir, kubeconfig, url, process, home)
+
+
+def wait_for_default_service_account(data_dir: Path, url: str, deadline: float) -> None:
+    """Pods are refused until their namespace's `default` ServiceAccount exists (as upstream's
+    admission does): a fresh server is ready for tests once the controller made it in `default`."""
+    tls = data_dir / "server" / "tls"
+    context = ssl.create_default_context(cafile=str(tls / "ca.crt"))
+    context.load_cert_chain(str(tls / "client-admin.crt"), str(tls / "client-admin.key"))
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/namespaces/default/serviceaccounts/default",
+                                        context=context, timeout=5):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+        time.sleep(0.1)
+    raise RuntimeError("the default ServiceAccount did not appear in the default namespace")
 
 
 def stop_server(cluster: Cluster) -> None:

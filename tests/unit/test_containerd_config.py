@@ -15,7 +15,6 @@ from kubeherd.kubelet.runtime import (
     cni_config,
     render_config,
     write_cni_config,
-    write_registries,
 )
 
 
@@ -66,22 +65,3 @@ def test_cni_config_is_written_atomically_and_only_when_changed(tmp_path: Path) 
     write_cni_config(layout, "10.42.1.0/24")
     assert "10.42.1.0/24" in path.read_text()
     assert sorted(p.name for p in layout.cni_conf_dir.iterdir()) == [CNI_CONFIG_NAME]
-
-
-def test_registries_become_hosts_toml(tmp_path: Path) -> None:
-    layout = ContainerdLayout(tmp_path)
-    (layout.certs_d / "stale.example").mkdir(parents=True)
-    (layout.certs_d / "stale.example" / "hosts.toml").write_text('server = "https://stale.example"\n')
-    write_registries(layout, {
-        "mirrors": {"docker.io": {"endpoint": ["http://127.0.0.1:5000", "mirror.example:443"]}},
-        "configs": {"mirror.example:443": {"tls": {"insecure_skip_verify": True}},
-                    "private.example:5000": {"tls": {"ca_file": "/etc/ca.pem"}}},
-    })
-    docker = tomllib.loads((layout.certs_d / "docker.io" / "hosts.toml").read_text())
-    assert docker["server"] == "https://registry-1.docker.io"
-    assert list(docker["host"]) == ["http://127.0.0.1:5000", "https://mirror.example:443"]
-    assert docker["host"]["http://127.0.0.1:5000"] == {"capabilities": ["pull", "resolve"]}
-    assert docker["host"]["https://mirror.example:443"]["skip_verify"] is True
-    private = tomllib.loads((layout.certs_d / "private.example:5000" / "hosts.toml").read_text())
-    assert private == {"server": "https://private.example:5000", "ca": "/etc/ca.pem"}
-    assert not (layout.certs_d / "stale.example").exists()

@@ -854,9 +854,26 @@ def spec_diff(old: Any, new: Any, type_name: str = "core.PodSpec") -> str:
     return "\n".join([f"  {type_name}{{", *lines, "  }"]) + "\n"
 
 
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _mirror_annotation_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Cause]:
+    """The mirror pod annotation is set at creation only (upstream
+    ``ValidatePodSpecificAnnotationUpdates``)."""
+    new_ann = mapping(mapping(new.get("metadata")).get("annotations"))
+    old_ann = mapping(mapping(old.get("metadata")).get("annotations"))
+    path = f"metadata.annotations[{MIRROR_ANNOTATION}]"
+    if MIRROR_ANNOTATION in old_ann and new_ann.get(MIRROR_ANNOTATION) != old_ann[MIRROR_ANNOTATION]:
+        return [forbidden(path, "may not remove or update mirror pod annotation")]
+    if MIRROR_ANNOTATION in new_ann and MIRROR_ANNOTATION not in old_ann:
+        return [forbidden(path, "may not add mirror pod annotation")]
+    return []
+
+
 def validate_pod_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Cause]:
     """Upstream ``ValidatePodUpdate``: only a few spec fields are mutable."""
     errs = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
+    errs.extend(_mirror_annotation_update(new, old))
     errs.extend(_pod_metadata_and_spec(new, False))
     new_spec, old_spec = mapping(new.get("spec")), mapping(old.get("spec"))
     for fld in ("containers", "initContainers"):
