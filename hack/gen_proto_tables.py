@@ -56,7 +56,7 @@ PACKAGES: tuple[tuple[str, str, str], ...] = (
             "core/v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "policy/v1",
             "networking/v1", "rbac/v1", "storage/v1", "coordination/v1", "discovery/v1", "events/v1",
             "scheduling/v1", "node/v1", "admissionregistration/v1", "certificates/v1",
-            "authentication/v1", "authorization/v1",
+            "authentication/v1", "authentication/v1beta1", "authorization/v1",
         )
     ),
     (

@@ -152,6 +152,9 @@ RESOURCES: tuple[Resource, ...] = (
     # authentication / authorization (create-only reviews)
     _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=CREATE_ONLY),
     _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE_ONLY),
+    # v1beta1 is what `kubectl auth whoami` of kubectl 1.27 asks for; upstream 1.27-1.32 serve it only when
+    # enabled (--runtime-config) and 1.33 no longer does: kept here so the oldest supported kubectl works
+    _r("authentication.k8s.io", "v1beta1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=CREATE_ONLY),
     _r("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
        verbs=CREATE_ONLY),
     _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,

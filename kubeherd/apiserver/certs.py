@@ -128,9 +128,10 @@ def node_addresses() -> list[str]:
 class ClusterPKI:
     """Loads the PKI from `directory`, creating whatever is missing."""
 
-    def __init__(self, directory: Path, extra_sans: list[str] | None = None) -> None:
+    def __init__(self, directory: Path, extra_sans: list[str] | None = None, service_ip: str = "10.43.0.1") -> None:
         self.directory = directory
         self.extra_sans = extra_sans or []
+        self.service_ip = service_ip  # the `kubernetes` Service's cluster IP: in-cluster clients dial it
         directory.mkdir(parents=True, exist_ok=True)
         self.ca = self._ensure_ca()
         self.serving = self._ensure_serving()
@@ -153,19 +154,23 @@ class ClusterPKI:
         return _save(self.directory, "ca", cert, key)
 
     def _ensure_serving(self) -> KeyPair:
+        """The API server's serving certificate, re-issued when the names it must carry changed
+        (a new --tls-san, another service CIDR, a new node address)."""
         pair = KeyPair(self.directory / "serving.crt", self.directory / "serving.key")
-        if pair.cert_path.exists() and pair.key_path.exists():
-            return pair
-        ca_cert, ca_key = self._load_ca()
-        ips = node_addresses() + ["10.43.0.1", "::1"]
-        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVICE_DNS_NAMES]
-        sans.append(x509.DNSName(socket.gethostname()))
+        ips = node_addresses() + [self.service_ip, "::1"]
+        names = [*SERVICE_DNS_NAMES, socket.gethostname()]
         for extra in self.extra_sans:
             try:
                 ips.append(str(ipaddress.ip_address(extra)))
             except ValueError:
-                sans.append(x509.DNSName(extra))
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in dict.fromkeys(ips)]
+                names.append(extra)
+        ips = list(dict.fromkeys(str(ipaddress.ip_address(ip)) for ip in ips))
+        names = list(dict.fromkeys(names))
+        if pair.cert_path.exists() and pair.key_path.exists() and _covers(pair, names, ips):
+            return pair
+        ca_cert, ca_key = self._load_ca()
+        sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         cert, key = _leaf(ca_cert, ca_key, "kube-apiserver", [], server=True, sans=sans)
         return _save(self.directory, "serving", cert, key)
 
@@ -194,3 +199,14 @@ class ClusterPKI:
         ca_cert, ca_key = self._load_ca()
         cert, key = _leaf(ca_cert, ca_key, user, groups, server=False)
         return _save(self.directory, f"client-{file_name}", cert, key)
+
+
+def _covers(pair: KeyPair, names: list[str], ips: list[str]) -> bool:
+    """Whether the certificate of ``pair`` names every one of ``names`` and ``ips``."""
+    cert = x509.load_pem_x509_certificate(pair.cert_pem())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have_ips = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return set(names) <= set(san.get_values_for_type(x509.DNSName)) and set(ips) <= have_ips

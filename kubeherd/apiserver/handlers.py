@@ -25,7 +25,7 @@ from kubeherd.api.patch import (
     STRATEGIC_MERGE_PATCH,
 )
 from kubeherd.api.resources import Catalog, Resource
-from kubeherd.apiserver.admission import ServiceAccountAdmission
+from kubeherd.apiserver.admission import AdmissionPlugin
 from kubeherd.apiserver.auth import Authenticator
 from kubeherd.apiserver.decoding import FieldChecks, decode_object, parse, schema_for
 from kubeherd.apiserver.eviction import evict
@@ -160,7 +160,7 @@ class ResourceHandler:
         self.bookmark_interval = bookmark_interval
         self.node_subresources = NodeSubresources(registry)  # the server gives it kubelet credentials
         self.token_requests: ServiceAccountTokens | None = None  # serviceaccounts/{name}/token
-        self.admission: list[ServiceAccountAdmission] = []  # mutating admission on create, in order
+        self.admission: list[AdmissionPlugin] = []  # mutating admission on create, in order
 
     async def handle(self, request: Request, target: Target) -> Response | StreamResponse | Hijack:
         verb = target.verb
@@ -198,7 +198,7 @@ class ResourceHandler:
         cached = await self.registry.get(resource, target.namespace, target.name)
         if target.subresource == "scale":
             return json_response(200, orjson.dumps(scale_of(resource, cached.obj)))
-        if target.subresource not in ("", "status"):
+        if target.subresource not in ("", "status", "ephemeralcontainers"):
             raise errors.method_not_allowed()
         raw = self.registry.encode(resource, cached)
         if wants_table(request.headers.get("accept", "")):

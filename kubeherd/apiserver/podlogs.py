@@ -7,17 +7,26 @@ and then proxies ``GET /containerLogs/{namespace}/{pod}/{container}`` to the nod
 following. What only the node knows (no previous instance, the container is still waiting to
 start) comes back from the kubelet as an error text, which becomes a Status with its code.
 The container choice is shared with exec and attach (:func:`pick_container`).
+
+A request that asks to upgrade to WebSocket gets the log as messages instead, as upstream's
+``wsstream.Reader``: subprotocol ``binary.k8s.io`` (or none) carries each chunk as a binary
+message, ``base64.binary.k8s.io`` as a base64 text message; an empty message opens the stream
+and a close frame (1000) ends it when the log does. What the client sends is ignored, except
+that its close (or its going away) stops a followed log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import datetime
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubeherd.api import errors
-from kubeherd.apiserver.http import Request, StreamResponse
+from kubeherd.apiserver.http import Hijack, Request, StreamResponse
 from kubeherd.apiserver.proxy import (
     KubeletConnector,
     KubeletLocation,
@@ -25,6 +34,16 @@ from kubeherd.apiserver.proxy import (
     kubelet_request,
     kubelet_target,
 )
+from kubeherd.apiserver.websocket import (
+    Handshake,
+    WebSocket,
+    choose_subprotocol,
+    handshake,
+    offered_subprotocols,
+)
+
+# the log's WebSocket subprotocols, each with whether its messages are binary (else base64 text)
+LOG_WEBSOCKET_PROTOCOLS = {"": True, "binary.k8s.io": True, "base64.binary.k8s.io": False}
 
 
 @dataclass(frozen=True)
@@ -121,9 +140,10 @@ def kubelet_query(log: PodLogRequest) -> list[tuple[str, str]]:
 
 
 async def pod_log(request: Request, pod: dict[str, Any], connector: KubeletConnector,
-                  locate: Callable[[str], Awaitable[KubeletLocation]]) -> StreamResponse:
+                  locate: Callable[[str], Awaitable[KubeletLocation]]) -> StreamResponse | Hijack:
     """Answer ``GET …/pods/{name}/log`` for ``pod`` (already read and authorized)."""
     log_request = parse_request(request, pod)
+    opening = websocket_handshake(request) if request.upgrade == "websocket" else None
     node = (pod.get("spec") or {}).get("nodeName") or ""
     if not node:
         raise errors.bad_request(f"pod {log_request.pod} does not have a host assigned")
@@ -134,4 +154,49 @@ async def pod_log(request: Request, pod: dict[str, Any], connector: KubeletConne
     response = await kubelet_request(connector, location, "GET", target)
     if response.status != 200:
         raise as_status_error(response.status, await response.text())
+    if opening is not None:
+        chunks = response.chunks
+        return Hijack(lambda stream: stream_log_messages(WebSocket(stream, opening), chunks))
     return StreamResponse(200, response.chunks, "text/plain")
+
+
+def websocket_handshake(request: Request) -> Handshake:
+    """The checked handshake of a log request over WebSocket; the 403 of upstream's ``wsstream``
+    when no offered subprotocol is served."""
+    offered = offered_subprotocols(request)
+    chosen = choose_subprotocol(offered, set(LOG_WEBSOCKET_PROTOCOLS))
+    if chosen is None:
+        raise errors.APIError(403, "Forbidden", f"requested protocol(s) are not supported: [{' '.join(offered)}]; "
+                              f"supports [{' '.join(p for p in LOG_WEBSOCKET_PROTOCOLS if p)}]", {})
+    return handshake(request, chosen)
+
+
+async def stream_log_messages(ws: WebSocket, chunks: AsyncIterator[bytes]) -> None:
+    """Copy the log to ``ws`` message by message until it ends or the client leaves."""
+    binary = LOG_WEBSOCKET_PROTOCOLS[ws.subprotocol]
+
+    async def copy() -> None:
+        await ws.send(b"" if binary else "")
+        async for chunk in chunks:
+            if chunk:
+                await ws.send(chunk if binary else base64.b64encode(chunk).decode("ascii"))
+
+    async def client_leaves() -> None:
+        while await ws.receive() is not None:
+            pass
+
+    await ws.accept()
+    copying, listening = asyncio.ensure_future(copy()), asyncio.ensure_future(client_leaves())
+    try:
+        await asyncio.wait({copying, listening}, return_when=asyncio.FIRST_COMPLETED)
+        if copying.done():
+            await ws.close()
+            with contextlib.suppress(TimeoutError):  # the client answers our close with its own
+                await asyncio.wait_for(asyncio.shield(listening), 5)
+    finally:
+        for task in (copying, listening):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await chunks.aclose()  # type: ignore[attr-defined]

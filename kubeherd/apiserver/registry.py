@@ -9,12 +9,13 @@ never leaves a partial write behind.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -25,7 +26,7 @@ from kubeherd.api.schema import kind_schema
 from kubeherd.api.strategic import StrategicPatchError, strategic_merge_patch
 from kubeherd.apiserver import admission, fieldmanager
 from kubeherd.apiserver.fieldmanager import WriteManager
-from kubeherd.apiserver.strategies import rfc3339, spec_of, strategy_for
+from kubeherd.apiserver.strategies import default_pod_spec, rfc3339, spec_of, strategy_for
 from kubeherd.storage.cache import CachedObject, WatchCache
 from kubeherd.storage.interface import KeyExists, KeyNotFound, RevisionConflict, Store
 
@@ -84,11 +85,24 @@ class DeleteOptions:
         return opts
 
 
+class WriteHooks(Protocol):
+    """Work a kind needs around its storage writes beyond its strategy's pure changes (Services
+    allocate cluster IPs and node ports). Each begin runs after validation and returns the
+    function that ends the write: called with True once the object is stored, False otherwise."""
+
+    async def begin_create(self, obj: Obj, dry_run: bool) -> Callable[[bool], Awaitable[None]]: ...
+
+    async def begin_update(self, new: Obj, old: Obj, dry_run: bool) -> Callable[[bool], Awaitable[None]]: ...
+
+    async def after_delete(self, obj: Obj) -> None: ...
+
+
 class Registry:
     def __init__(self, store: Store, cache: WatchCache, catalog: Catalog = CATALOG) -> None:
         self.store = store
         self.cache = cache
         self.catalog = catalog
+        self.write_hooks: dict[tuple[str, str], WriteHooks] = {}  # by (group, kind)
 
     # ----------------------------------------------------------------- reads
     async def get(self, resource: Resource, namespace: str, name: str) -> CachedObject:
@@ -148,13 +162,23 @@ class Registry:
         admission.validate_create(resource, obj)
         if resource.namespaced:
             await self._check_namespace(resource, namespace, name)
+        hooks = self.write_hooks.get((resource.group, resource.kind))
+        finish = await hooks.begin_create(obj, dry_run) if hooks is not None else None
         if dry_run:
+            if finish is not None:
+                await finish(False)
             return obj, orjson.dumps(obj)
         key = object_key(resource, namespace, name)
         try:
             kv = await self.store.create(key, orjson.dumps(obj))
-        except KeyExists:
-            raise errors.already_exists(resource.group, resource.plural, name) from None
+        except BaseException as exc:
+            if finish is not None:
+                await finish(False)
+            if isinstance(exc, KeyExists):
+                raise errors.already_exists(resource.group, resource.plural, name) from None
+            raise
+        if finish is not None:
+            await finish(True)
         meta["resourceVersion"] = str(kv.mod_revision)
         return obj, orjson.dumps(obj)
 
@@ -320,6 +344,12 @@ class Registry:
             new["metadata"] = dict(old_meta)
             obj = new
             meta = obj["metadata"]
+        elif subresource == "ephemeralcontainers":
+            # the ephemeralcontainers path changes spec.ephemeralContainers only
+            obj = only_ephemeral_containers(obj, old)
+            meta = obj["metadata"]
+            if resource.generation and spec_of(obj) != spec_of(old):
+                meta["generation"] = int(old_meta.get("generation", 1)) + 1
         else:
             # identity and bookkeeping fields always come from the stored object
             for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -341,6 +371,21 @@ class Registry:
         admission.validate_update(resource, obj, old, subresource)
         if obj == old:
             return old, current.raw  # nothing changed: no write, no event, as upstream
+        hooks = self.write_hooks.get((resource.group, resource.kind)) if subresource != "status" else None
+        finish = await hooks.begin_update(obj, old, dry_run) if hooks is not None else None
+        try:
+            written = await self._store_write(resource, current, obj, dry_run)
+        except BaseException:
+            if finish is not None:
+                await finish(False)
+            raise
+        if finish is not None:
+            await finish(not dry_run)
+        return written
+
+    async def _store_write(self, resource: Resource, current: CachedObject, obj: Obj, dry_run: bool
+                           ) -> tuple[Obj, bytes]:
+        meta = obj["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
                 strategy_for(resource).can_remove(obj) and not dry_run:
             # the last finalizer is gone: the object leaves storage now
@@ -373,6 +418,9 @@ class Registry:
         except KeyNotFound:
             raise errors.not_found(resource.group, resource.plural, obj["metadata"].get("name", "")) from None
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        hooks = self.write_hooks.get((resource.group, resource.kind))
+        if hooks is not None:
+            await hooks.after_delete(obj)
         return kv.mod_revision
 
     # ----------------------------------------------------------------- delete
@@ -484,6 +532,21 @@ class Registry:
             raise errors.bad_request(f"continue key is not valid: {exc}") from exc
         # the token stores the key after the prefix plus a NUL: resume strictly after it
         return revision, prefix + start.rstrip("\x00")
+
+
+def only_ephemeral_containers(sent: Obj, old: Obj) -> Obj:
+    """The stored pod with the sent `spec.ephemeralContainers` (defaulted as any container is)
+    and nothing else of what was sent (upstream's dropNonEphemeralContainerUpdates)."""
+    spec = sent.get("spec")
+    containers = spec.get("ephemeralContainers") if isinstance(spec, dict) else None
+    new = {**old, "metadata": dict(old["metadata"]), "spec": dict(old.get("spec") or {})}
+    if containers:
+        holder = {"ephemeralContainers": copy.deepcopy(containers)}
+        default_pod_spec(holder)
+        new["spec"]["ephemeralContainers"] = holder["ephemeralContainers"]
+    else:
+        new["spec"].pop("ephemeralContainers", None)
+    return new
 
 
 def apply_patch(resource: Resource, base: Obj, patch_type: str, patch: Any) -> Any:

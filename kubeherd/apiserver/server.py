@@ -16,7 +16,14 @@ import orjson
 from kubeherd.api import errors
 from kubeherd.api.resources import CATALOG, Catalog
 from kubeherd.apiserver import auth
-from kubeherd.apiserver.admission import ServiceAccountAdmission, UserInfo
+from kubeherd.apiserver.admission import (
+    CachedObjects,
+    PriorityAdmission,
+    RuntimeClassAdmission,
+    ServiceAccountAdmission,
+    UserInfo,
+    system_priority_classes,
+)
 from kubeherd.apiserver.certs import ClusterPKI, node_addresses
 from kubeherd.apiserver.discovery import Discovery
 from kubeherd.apiserver.handlers import ResourceHandler, json_response, route
@@ -31,6 +38,8 @@ from kubeherd.apiserver.openapi_v2 import (
 from kubeherd.apiserver.proxy import KubeletConnector
 from kubeherd.apiserver.registry import Registry
 from kubeherd.apiserver.serviceaccount_tokens import IssuerConfig, ServiceAccountTokens
+from kubeherd.apiserver.services.network import ServiceNetwork, ServiceNetworkConfig
+from kubeherd.apiserver.services.ranges import ServiceCIDR
 from kubeherd.apiserver.tokens import KEY_FILE, SigningKey
 from kubeherd.storage.cache import DEFAULT_WINDOW, WatchCache
 from kubeherd.storage.interface import Store
@@ -57,6 +66,7 @@ class ServerConfig:
     tls_sans: list[str] = field(default_factory=list)
     watch_cache_size: int = DEFAULT_WINDOW
     service_accounts: IssuerConfig = field(default_factory=IssuerConfig)
+    service_network: ServiceNetworkConfig = field(default_factory=ServiceNetworkConfig)
 
 
 class APIServer:
@@ -64,7 +74,8 @@ class APIServer:
         self.config = config
         self.store = store
         self.catalog = catalog
-        self.pki = ClusterPKI(config.data_dir / "server" / "tls", config.tls_sans)
+        self.pki = ClusterPKI(config.data_dir / "server" / "tls", config.tls_sans,
+                              service_ip=ServiceCIDR.parse(config.service_network.service_cidr).first())
         self.authenticator = auth.Authenticator(config.tokens)
         pods = catalog.lookup("", "v1", "pods")
         assert pods is not None
@@ -72,11 +83,14 @@ class APIServer:
                                 window=config.watch_cache_size, node_indexed=[pods.storage_prefix])
         self.registry = Registry(store, self.cache, catalog)
         self.resources = ResourceHandler(self.registry, config.bookmark_interval, self.authenticator)
+        self.service_network = ServiceNetwork(self.registry, config.service_network)
         self.service_account_tokens = ServiceAccountTokens(
             self.registry, SigningKey(self.pki.directory / KEY_FILE), config.service_accounts)
         self.authenticator.add_token_authenticator(self.service_account_tokens.authenticate)
         self.resources.token_requests = self.service_account_tokens
-        self.resources.admission.append(ServiceAccountAdmission(self.service_account_tokens.lookup))
+        cached = CachedObjects(self.cache, catalog)
+        self.resources.admission.extend([ServiceAccountAdmission(self.service_account_tokens.lookup),
+                                         PriorityAdmission(cached), RuntimeClassAdmission(cached)])
         self.issuer_documents: dict[str, tuple[bytes, str]] = {}
         kubelet_client = self.pki.kubelet_client
         self.resources.node_subresources.connector = KubeletConnector.from_files(
@@ -108,7 +122,13 @@ class APIServer:
         for name in SYSTEM_NAMESPACES:
             await self.registry.ensure(namespaces, {"apiVersion": "v1", "kind": "Namespace",
                                                     "metadata": {"name": name}})
+        priority_classes = self.catalog.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+        if priority_classes is not None:
+            for priority_class in system_priority_classes():
+                await self.registry.ensure(priority_classes, priority_class)
+        await self.service_network.repair()
         self.port = await self.http.start(self.config.bind_address, self.config.port)
+        await self.service_network.start(self.config.bind_address, self.port)
         host = self.config.bind_address if self.config.bind_address not in ("0.0.0.0", "::") \
             else next((a for a in node_addresses() if a != "127.0.0.1"), "127.0.0.1")
         self.issuer_documents = self.service_account_tokens.openid_documents(f"{host}:{self.port}")
@@ -117,6 +137,7 @@ class APIServer:
 
     async def stop(self) -> None:
         self.ready = False
+        await self.service_network.stop()
         if self._compactor is not None:
             self._compactor.cancel()
         await self.http.stop()

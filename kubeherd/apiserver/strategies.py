@@ -13,6 +13,7 @@ from typing import Any
 
 from kubeherd.api import errors
 from kubeherd.api.resources import Resource
+from kubeherd.apiserver.services import fields as service_fields
 
 Obj = dict[str, Any]
 
@@ -119,8 +120,6 @@ class PodStrategy(Strategy):
         if isinstance(spec, dict):
             default_pod_spec(spec)
             spec.setdefault("enableServiceLinks", True)
-            spec.setdefault("priority", 0)
-            spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
             if not mirror:  # a mirror pod runs without a service account
                 if "serviceAccountName" not in spec:
                     spec["serviceAccountName"] = spec.get("serviceAccount", "default")
@@ -132,6 +131,14 @@ class PodStrategy(Strategy):
                  "tolerationSeconds": 300},
             ])
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec if isinstance(spec, dict) else {})}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        # the Priority admission plugin set these at creation; a client that leaves them out keeps them
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if isinstance(spec, dict):
+            for key in ("priority", "preemptionPolicy"):
+                if spec.get(key) is None and old_spec.get(key) is not None:
+                    spec[key] = old_spec[key]
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         spec = obj.get("spec", {})
@@ -261,20 +268,38 @@ class JobStrategy(WorkloadStrategy):
 
 
 class ServiceStrategy(Strategy):
+    """Defaults and the linked cluster-IP and node-port fields; the values themselves are
+    allocated after validation by the Service write hooks (apiserver/services)."""
+
     return_deleted_object = True
 
     def prepare_for_create(self, obj: Obj) -> None:
         spec = obj.setdefault("spec", {})
         if not isinstance(spec, dict):
             return
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-                if "targetPort" not in port and "port" in port:
-                    port["targetPort"] = port["port"]
+        service_fields.default_service(obj)
+        service_fields.normalize_cluster_ips(obj, None)
         obj["status"] = {"loadBalancer": {}}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if not isinstance(new.get("spec"), dict):
+            return
+        service_fields.default_service(new)
+        service_fields.drop_type_dependent_fields(new, old)
+        service_fields.patch_allocated_values(new, old)
+        service_fields.normalize_cluster_ips(new, old)
+        if service_fields.service_type(new) == "ExternalName":
+            new["spec"].pop("internalTrafficPolicy", None)  # upstream hides it on read
+
+
+class PriorityClassStrategy(Strategy):
+    """A PriorityClass preempts lower priorities unless it says otherwise (upstream's default)."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        new.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
 _WORKLOAD = WorkloadStrategy()
@@ -291,6 +316,7 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
     ("apps", "DaemonSet"): _WORKLOAD,
     ("batch", "Job"): JobStrategy(),
     ("batch", "CronJob"): _WORKLOAD,
+    ("scheduling.k8s.io", "PriorityClass"): PriorityClassStrategy(),
 }
 _DEFAULT = Strategy()
 

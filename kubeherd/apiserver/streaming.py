@@ -6,10 +6,12 @@ splices bytes to the URL it returns, and so does this module to the kubelet. So 
 clients (every kubectl, and the fallback of the newer ones) and WebSocket ``v4.channel.k8s.io``
 clients (the Python client) work without the apiserver parsing a frame.
 
-What the runtime does not speak is refused *before* any byte reaches the kubelet, with an
-answer the clients treat as "upgrade failed, fall back to SPDY": a WebSocket offering only
-``v5.channel.k8s.io`` (kubectl ≥ 1.30 exec/attach) and the port-forward WebSocket tunnel
-``SPDY/3.1+portforward.k8s.io`` (kubectl ≥ 1.31). Both clients retry at once over SPDY.
+Two WebSocket protocols the runtime does not speak are served by adapters, as upstream's
+apiserver serves them: a WebSocket offering ``v5.channel.k8s.io`` (kubectl ≥ 1.30 exec/attach)
+is translated to SPDY (:mod:`kubeherd.apiserver.remotecommand`), and the port-forward tunnel
+``SPDY/3.1+portforward.k8s.io`` (kubectl ≥ 1.31) carries a SPDY upgrade of the kubelet in
+binary messages (:mod:`kubeherd.apiserver.tunnel`). Any other subprotocol the runtime does not
+serve is refused before a byte reaches the kubelet, with an answer clients fall back from.
 
 The checks are upstream's, made here where upstream's apiserver makes them: the pod exists,
 the container is one of the pod's (or the only one when none is named), the pod is bound to a
@@ -33,6 +35,8 @@ from kubeherd.apiserver.proxy import (
     open_upgrade,
 )
 from kubeherd.apiserver.registry import Registry
+from kubeherd.apiserver.remotecommand import is_v5_request, open_translator
+from kubeherd.apiserver.tunnel import is_tunnel_request, open_tunnel
 
 STREAM_SUBRESOURCES = ("exec", "attach", "portforward")
 
@@ -136,6 +140,10 @@ class NodeSubresources:
             return await pod_log(request, pod, self._connector(), self.locate)
         target = kubelet_path(request, pod, subresource)
         node = node_of(pod)
+        if subresource == "portforward" and is_tunnel_request(request):
+            return open_tunnel(self._connector(), await self.locate(node), request, target)
+        if subresource != "portforward" and is_v5_request(request):
+            return open_translator(self._connector(), await self.locate(node), request, target)
         check_upgrade(request, subresource)
         location = await self.locate(node)
         return await open_upgrade(self._connector(), location, request, target)

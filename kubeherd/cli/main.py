@@ -16,7 +16,9 @@ from pathlib import Path
 import yaml
 
 from kubeherd.apiserver.admission import UserInfo
+from kubeherd.apiserver.options import parse_kube_apiserver_args
 from kubeherd.apiserver.server import APIServer, ServerConfig
+from kubeherd.apiserver.services.network import ServiceNetworkConfig
 from kubeherd.cli import image as image_cli
 from kubeherd.cli import killall as killall_cli
 from kubeherd.client import APIClient, HTTPTransport, Identity, InProcessTransport, KubeConfig
@@ -100,6 +102,7 @@ async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str, config
 
 async def run_server(args: argparse.Namespace) -> int:
     kubelet_config = None if args.disable_agent else parse_kubelet_args(args.kubelet_arg)
+    service_accounts = parse_kube_apiserver_args(args.kube_apiserver_arg)
     registries = None if args.disable_agent else RegistriesConfig.load(args.private_registry)
     stop = stop_on_signals()
     # Long-lived objects (the watch cache, informers) dominate the heap: collect young objects
@@ -112,7 +115,9 @@ async def run_server(args: argparse.Namespace) -> int:
         tokens[args.token] = UserInfo("system:admin", ("system:masters", "system:authenticated"))
     config = ServerConfig(data_dir=data_dir, port=args.https_listen_port, bind_address=args.bind_address,
                           tokens=tokens, tls_sans=args.tls_san or [], watch_cache_size=args.default_watch_cache_size,
-                          bookmark_interval=args.watch_bookmark_interval)
+                          bookmark_interval=args.watch_bookmark_interval, service_accounts=service_accounts,
+                          service_network=ServiceNetworkConfig(args.service_cidr, args.service_node_port_range,
+                                                               args.cluster_dns, args.advertise_address))
     store = SQLiteStore(data_dir / "server" / "db" / "state.db")
     server = APIServer(config, store)
     await server.start()
@@ -206,12 +211,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--kubelet-arg", action="append", metavar="KEY=VALUE",
                    help="a kubelet setting by its upstream flag name, e.g. eviction-hard=memory.available<200Mi "
                         "or port=10250 (repeatable)")
+    s.add_argument("--kube-apiserver-arg", action="append", metavar="KEY=VALUE",
+                   help="a kube-apiserver flag by its upstream name, e.g. service-account-issuer=https://example "
+                        "or api-audiences=a,b (repeatable)")
     s.add_argument("--default-watch-cache-size", type=int, default=DEFAULT_WINDOW,
                    help="events kept per resource for resuming watches; older resource versions get 410 Gone")
     s.add_argument("--watch-bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
     s.add_argument("--simulate-nodes", type=int, default=0, metavar="N",
                    help="register N simulated nodes (no containers) that run the pods bound to them")
     s.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the pod network; each node gets a slice")
+    s.add_argument("--service-cidr", default="10.43.0.0/16",
+                   help="the addresses Services' cluster IPs come from; the first is the kubernetes Service's")
+    s.add_argument("--service-node-port-range", default="30000-32767", metavar="FIRST-LAST",
+                   help="the ports NodePort and LoadBalancer Services get their node ports from")
+    s.add_argument("--cluster-dns", default="10.43.0.10",
+                   help="the cluster IP of the DNS Service, inside --service-cidr")
+    s.add_argument("--advertise-address", default="",
+                   help="the address the kubernetes Service's endpoints name (default: --bind-address, or the "
+                        "host's default-route address when that is a wildcard or loopback)")
     s.add_argument("--node-cidr-mask-size", type=int, default=24,
                    help="prefix length of each node's pod CIDR (a /16 of /24s has room for 256 nodes)")
     s.add_argument("--node-monitor-grace-period", type=float, default=50.0, metavar="SECONDS",

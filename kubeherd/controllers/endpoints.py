@@ -13,13 +13,14 @@ Each sync reads the Service and the namespace's pods from the informers and rebu
   lacks a named port is left out of that port only. The per-(pod, port) entries are repacked
   into subsets of pods that share exactly the same ports, sorted, so equal input gives equal
   output and no-op syncs write nothing.
-- Headless Services (clusterIP None) without ports still list their pods; the Endpoints carry
-  the label `service.kubernetes.io/headless`, the Service's labels, and the
-  `endpoints.kubernetes.io/last-change-trigger-time` annotation; more than 1000 addresses are
-  truncated and marked `endpoints.kubernetes.io/over-capacity: truncated`.
+- Headless Services (clusterIP None) without ports still list their pods. The Endpoints carry
+  the Service's labels, plus `service.kubernetes.io/headless` when the Service has no cluster IP
+  (headless; the apiserver gives every other ClusterIP, NodePort and LoadBalancer Service one),
+  and the `endpoints.kubernetes.io/last-change-trigger-time` annotation; more than 1000
+  addresses are truncated and marked `endpoints.kubernetes.io/over-capacity: truncated`.
 
 Services without a selector (and ExternalName services) are left alone, so their manually
-managed Endpoints survive. When a Service goes, its Endpoints go; at start-up every existing
+managed Endpoints survive — among them `default/kubernetes`, which the apiserver keeps itself. When a Service goes, its Endpoints go; at start-up every existing
 Endpoints is checked once, which removes those whose Service vanished while the controller was
 down.
 

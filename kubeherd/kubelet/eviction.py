@@ -296,6 +296,16 @@ def _now() -> str:
 Evict = Callable[[Obj, int, str], Awaitable[None]]
 
 
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+
+
+def deadline_exceeded_status(status: Obj) -> Obj:
+    """A pod status (as the kubelet computed it after killing the pod) turned into that of a pod
+    past its ``activeDeadlineSeconds``, as upstream's active-deadline handler reports it."""
+    return {**status, "phase": "Failed", "reason": DEADLINE_EXCEEDED, "message": DEADLINE_MESSAGE}
+
+
 def evicted_status(status: Obj, message: str) -> Obj:
     """A pod status (as the kubelet computed it after killing the pod) turned into an eviction's."""
     out = {**status, "phase": "Failed", "reason": "Evicted", "message": message}

@@ -20,6 +20,10 @@ Design:
   pods through its :class:`PodSource`, API pods and static pods merged), node-pressure eviction
   (:mod:`~kubeherd.kubelet.eviction`; it also owns the pressure conditions of the node status)
   and container log rotation (:mod:`~kubeherd.kubelet.logrotate`).
+* **activeDeadlineSeconds** as upstream's active-deadline handler: a pod active longer than its
+  deadline (counted from ``status.startTime``; a later update may set or shorten it) is stopped
+  with its grace period and reported ``Failed``/``DeadlineExceeded``; every sync requeues the pod
+  for when its deadline falls due.
 * **The kubelet's HTTPS server** (:mod:`kubeherd.kubelet.server`) serves logs, exec, attach,
   port-forward and ``/pods`` to the apiserver; its port is reported in the Node's
   ``status.daemonEndpoints``.
@@ -53,7 +57,17 @@ from kubeherd.client.informer import object_key
 from .cgroups import PodCgroupManager, machine_memory
 from .config import KubeletConfig
 from .cri import ContainerState, CRIError, PodSandboxFilter
-from .eviction import MEMORY, NODEFS, EvictionManager, evicted_status, quantity_text
+from .envvars import ServiceEnv
+from .eviction import (
+    DEADLINE_EXCEEDED,
+    DEADLINE_MESSAGE,
+    MEMORY,
+    NODEFS,
+    EvictionManager,
+    deadline_exceeded_status,
+    evicted_status,
+    quantity_text,
+)
 from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
 from .kuberuntime import MANAGED, POD_UID, qos_class
 from .logrotate import ContainerLogManager
@@ -64,7 +78,7 @@ from .registries import RegistriesConfig
 from .runtime import ContainerdLayout, Runtime, write_cni_config
 from .server import KubeletServer, ServingTLS
 from .staticpods import PodSource, StaticPodSource
-from .status import RuntimeView, StatusManager, pod_status
+from .status import RuntimeView, StatusManager, active_deadline_left, pod_status
 from .volumes import VolumeManager
 
 log = logging.getLogger(__name__)
@@ -75,6 +89,7 @@ LEASES = ResourceRef("coordination.k8s.io/v1", "leases", True, "Lease")
 CONFIGMAPS = ResourceRef("v1", "configmaps", True, "ConfigMap")
 SECRETS = ResourceRef("v1", "secrets", True, "Secret")
 SERVICEACCOUNTS = ResourceRef("v1", "serviceaccounts", True, "ServiceAccount")
+SERVICES = ResourceRef("v1", "services", True, "Service")
 LOOKUPS = {"configmaps": CONFIGMAPS, "secrets": SECRETS,
            "persistentvolumeclaims": ResourceRef("v1", "persistentvolumeclaims", True, "PersistentVolumeClaim"),
            "persistentvolumes": ResourceRef("v1", "persistentvolumes", False, "PersistentVolume")}
@@ -136,6 +151,10 @@ class Kubelet:
         self.volumes.recorder = self.recorder  # FailedMount events
         self.syncer.recorder = self.recorder  # hook and container events
         self.syncer.images.registries = registries or RegistriesConfig()  # node pull credentials
+        self.syncer.allocatable = self.volumes.allocatable = self.node_allocatable  # downward-API limits
+        # Services of all namespaces, for the containers' Service variables; start() waits for its first list
+        self.services = self.informers.informer(SERVICES)
+        self.syncer.service_env = ServiceEnv(self.services)
         self.eviction = EvictionManager(self.config, self.cri, self.data_dir, self.layout.root, self.logs_root,
                                         self._active_pods, self._evict, self.update_node_status, self.recorder,
                                         self.node_name)
@@ -143,10 +162,12 @@ class Kubelet:
                                                 self.config.container_log_max_files,
                                                 self.config.container_log_monitor_interval)
         self._images: list[Obj] = []
+        self._node_allocatable: dict[str, str] = {}
         self._uid_keys: dict[str, str] = {}
         self._container_states: dict[str, ContainerState] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._terminating: set[str] = set()
+        self._deadline_passed: set[str] = set()  # uids past their activeDeadlineSeconds (event recorded)
         self.server = KubeletServer(self, serving, self.config.address, self.config.port) if serving else None
 
     # ------------------------------------------------------------------ lookups
@@ -189,6 +210,7 @@ class Kubelet:
                     "reason": reason, "message": message}
 
         capacity = self._capacity()
+        self._node_allocatable = self._allocatable(capacity)
         version = self.runtime.version
         os_image = "Linux"
         with contextlib.suppress(OSError):
@@ -203,7 +225,7 @@ class Kubelet:
             boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
         return {
-            "capacity": capacity, "allocatable": self._allocatable(capacity), "images": self._images,
+            "capacity": capacity, "allocatable": self._node_allocatable, "images": self._images,
             "conditions": [
                 *self.eviction.conditions(),  # MemoryPressure, DiskPressure, PIDPressure
                 cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
@@ -244,6 +266,13 @@ class Kubelet:
             total = parse_quantity(capacity[resource]).value()
             out[resource] = quantity_text(max(0, total - self.eviction.hard_reservation(signal, total)))
         return out
+
+    def node_allocatable(self) -> dict[str, str]:
+        """The allocatable last reported in the Node's status (what the downward API shows for a
+        container without limits)."""
+        if not self._node_allocatable:
+            self._node_allocatable = self._allocatable(self._capacity())
+        return self._node_allocatable
 
     async def update_node_status(self) -> None:
         images = await list_node_images(self.cri)
@@ -358,6 +387,7 @@ class Kubelet:
 
     def _pod_deleted(self, pod: Obj) -> None:
         self._uid_keys.pop(pod["metadata"]["uid"], None)
+        self._deadline_passed.discard(pod["metadata"]["uid"])
 
     # ------------------------------------------------------------------ the pod sync
     async def sync(self, key: str) -> None:
@@ -375,6 +405,10 @@ class Kubelet:
             if view.sandbox_ready:
                 await self.syncer.kill_pod(pod, uid, 0, remove=False)
             return
+        left = active_deadline_left(pod)
+        if left is not None and left <= 0:
+            await self._deadline_exceeded(pod)
+            return
         view = await self.syncer.runtime_view(uid)
         view = await self.syncer.sync_pod(pod, view, self.node_ip)
         record = self.syncer.records.get(uid)
@@ -384,10 +418,27 @@ class Kubelet:
         target = self.source.status_target(pod)  # a static pod's status goes to its mirror
         if target is not None:
             await self.status_manager.set_status(target, status)
+        left = active_deadline_left(pod, status)
+        if left is not None and record is not None:
+            record.want_sync_in(left)  # the deadline is checked again when it is due
         if status["phase"] in ("Succeeded", "Failed"):
             await self.syncer.kill_pod(pod, uid, 0, remove=False)
         elif record is not None and record.requeue_at:
             self.queue.add_after(key, max(0.0, record.requeue_at - time.monotonic()))
+
+    async def _deadline_exceeded(self, pod: Obj) -> None:
+        """Stop a pod past its ``activeDeadlineSeconds`` and report it Failed/DeadlineExceeded
+        (upstream's active-deadline handler: a Normal event, then the pod's grace period)."""
+        uid = pod["metadata"]["uid"]
+        if uid not in self._deadline_passed:
+            self._deadline_passed.add(uid)
+            self.syncer.record_event(pod, "Normal", DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+        await self.syncer.kill_pod(pod, uid, grace_period(pod), remove=False)
+        view = await self.syncer.runtime_view(uid)
+        status = pod_status(pod, view, host_ip=self.node_ip, readiness={}, startup={}, waiting={})
+        target = self.source.status_target(pod)
+        if target is not None:
+            await self.status_manager.set_status(target, deadline_exceeded_status(status))
 
     async def _terminate(self, pod: Obj) -> None:
         meta = pod["metadata"]

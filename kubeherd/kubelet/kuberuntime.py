@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .cri import (
     PortMapping,
     Protocol,
 )
+from .etchosts import pod_hostname
 from .security import container_security_context, sandbox_security_context, sysctls
 from .volumes import field_value, resource_value, sub_path
 
@@ -46,8 +48,10 @@ POD_NAME = "io.kubernetes.pod.name"
 POD_NAMESPACE = "io.kubernetes.pod.namespace"
 CONTAINER_NAME = "io.kubernetes.container.name"
 RESTART_COUNT = "io.kubernetes.container.restartCount"
-CONTAINER_TYPE = "io.kubernetes.kubeherd.container-type"  # init | app
+CONTAINER_TYPE = "io.kubernetes.kubeherd.container-type"  # init | app | ephemeral
 MANAGED = "io.kubernetes.kubeherd.managed"
+TERMINATION_MESSAGE_PATH = "io.kubernetes.container.terminationMessagePath"
+TERMINATION_MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy"
 
 CLUSTER_DNS = "10.43.0.10"
 CLUSTER_DOMAIN = "cluster.local"
@@ -174,7 +178,7 @@ def sandbox_config(pod: Obj, attempt: int, logs_root: Path) -> PodSandboxConfig:
     meta = pod["metadata"]
     spec = pod.get("spec") or {}
     host_network = bool(spec.get("hostNetwork"))
-    hostname = "" if host_network else (spec.get("hostname") or meta["name"])[:63]
+    hostname = "" if host_network else pod_hostname(pod)
     ports = [PortMapping(protocol=Protocol[p.get("protocol", "TCP")], container_port=p["containerPort"],
                          host_port=p.get("hostPort", 0), host_ip=p.get("hostIP", ""))
              for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort")]
@@ -199,10 +203,35 @@ def pod_log_dir(logs_root: Path, pod: Obj) -> Path:
     return logs_root / f"{meta['namespace']}_{meta['name']}_{meta['uid']}"
 
 
-def environment(pod: Obj, container: Obj, lookup: dict[tuple[str, str], Obj | None]) -> list[KeyValue]:
+@dataclass(frozen=True)
+class RuntimeValues:
+    """What the downward API takes from the node and the sandbox rather than from the pod object
+    (which may not carry them yet when the first container starts): the sandbox's IPs (the
+    node's with hostNetwork), the node's IPs, and its allocatable, which unset limits read as."""
+
+    pod_ips: tuple[str, ...] = ()
+    host_ips: tuple[str, ...] = ()
+    allocatable: dict[str, str] = field(default_factory=dict)
+
+
+def runtime_field_value(pod: Obj, path: str, values: RuntimeValues | None) -> str:
+    """A ``fieldRef`` of an environment variable: IPs from ``values``, the rest from the pod."""
+    if values is not None:
+        if path in ("status.podIP", "status.podIPs"):
+            return values.pod_ips[0] if path == "status.podIP" and values.pod_ips else ",".join(values.pod_ips)
+        if path in ("status.hostIP", "status.hostIPs"):
+            return values.host_ips[0] if path == "status.hostIP" and values.host_ips else ",".join(values.host_ips)
+    return field_value(pod, path)
+
+
+def environment(pod: Obj, container: Obj, lookup: dict[tuple[str, str], Obj | None],
+                services: dict[str, str] | None = None, runtime: RuntimeValues | None = None) -> list[KeyValue]:
     """The container's environment: envFrom, then env (later wins), with ``$(VAR)`` expanded
     against what is defined before. ``lookup`` holds the configMaps/secrets the pod refers to
-    (``("configmaps", name)`` → object or None)."""
+    (``("configmaps", name)`` → object or None). ``services`` are the Service variables
+    (:mod:`.envvars`): ``$(VAR)`` sees them, the container's own variables win, and those it
+    does not define come last. ``runtime`` gives the downward API's IPs and allocatable
+    (:class:`RuntimeValues`)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
@@ -221,13 +250,14 @@ def environment(pod: Obj, container: Obj, lookup: dict[tuple[str, str], Obj | No
     for var in container.get("env") or []:
         name = var["name"]
         if "valueFrom" not in var:
-            env[name] = expand(str(var.get("value", "")), env)
+            env[name] = expand(str(var.get("value", "")), {**services, **env} if services else env)
             continue
         source = var["valueFrom"]
         if "fieldRef" in source:
-            env[name] = field_value(pod, source["fieldRef"].get("fieldPath", ""))
+            env[name] = runtime_field_value(pod, source["fieldRef"].get("fieldPath", ""), runtime)
         elif "resourceFieldRef" in source:
-            env[name] = resource_value(pod, source["resourceFieldRef"], container["name"])
+            env[name] = resource_value(pod, source["resourceFieldRef"], container["name"],
+                                       runtime.allocatable if runtime is not None else None)
         else:
             kind, ref = ("configmaps", source["configMapKeyRef"]) if "configMapKeyRef" in source \
                 else ("secrets", source.get("secretKeyRef") or {})
@@ -241,7 +271,8 @@ def environment(pod: Obj, container: Obj, lookup: dict[tuple[str, str], Obj | No
                 raise LookupError(f'couldn\'t find key {key} in {what} {pod["metadata"]["namespace"]}/'
                                   f'{ref.get("name")}')
             env[name] = data[key] if kind == "configmaps" else base64.b64decode(data[key]).decode(errors="replace")
-    return [KeyValue(key=k, value=v) for k, v in env.items()]
+    return [KeyValue(key=k, value=v) for k, v in env.items()] + \
+        [KeyValue(key=k, value=v) for k, v in (services or {}).items() if k not in env]
 
 
 def referenced_objects(pod: Obj) -> set[tuple[str, str]]:
@@ -307,8 +338,10 @@ def mounts(pod: Obj, container: Obj, volume_paths: dict[str, Path], env: list[Ke
 def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int, image_ref: str,
                      env: list[KeyValue], mount_list: list[Mount], image: Image | None = None,
                      seccomp_root: Path = Path("/var/lib/kubelet/seccomp"),
-                     memory_capacity: int = 0) -> ContainerConfig:
-    """The CRI config of one container instance; raises ``SecurityContextError`` (runAsNonRoot)."""
+                     memory_capacity: int = 0, target_id: str = "") -> ContainerConfig:
+    """The CRI config of one container instance; raises ``SecurityContextError`` (runAsNonRoot).
+    ``target_id``: the container whose PID namespace an ephemeral container with a
+    ``targetContainerName`` joins (when the pod's containers do not share one anyway)."""
     meta = pod["metadata"]
     values = {kv.key: kv.value for kv in env}
     command = [expand(str(a), values) for a in container.get("command") or []]
@@ -319,6 +352,8 @@ def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int,
         pid=NamespaceMode.NODE if spec.get("hostPID") else
         NamespaceMode.POD if spec.get("shareProcessNamespace") else NamespaceMode.CONTAINER,
         ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD)
+    if target_id and namespaces.pid == NamespaceMode.CONTAINER:
+        namespaces.pid, namespaces.target_id = NamespaceMode.TARGET, target_id
     security = container_security_context(pod, container, namespaces, image, seccomp_root)
     resources = container_resources(container)
     resources.oom_score_adj = oom_score_adj(pod, container, memory_capacity)
@@ -329,7 +364,9 @@ def container_config(pod: Obj, container: Obj, *, kind: str, restart_count: int,
         metadata=ContainerMetadata(name=container["name"], attempt=restart_count),
         image=ImageSpec(image=image_ref), command=command, args=args,
         working_dir=container.get("workingDir", ""), envs=env, mounts=mount_list, labels=labels,
-        annotations={RESTART_COUNT: str(restart_count)},
+        annotations={RESTART_COUNT: str(restart_count),
+                     TERMINATION_MESSAGE_PATH: str(container.get("terminationMessagePath", "/dev/termination-log")),
+                     TERMINATION_MESSAGE_POLICY: str(container.get("terminationMessagePolicy") or "File")},
         log_path=f"{container['name']}/{restart_count}.log", stdin=bool(container.get("stdin")),
         stdin_once=bool(container.get("stdinOnce")), tty=bool(container.get("tty")),
         linux=LinuxContainerConfig(resources=resources, security_context=security))

@@ -65,6 +65,7 @@ class LineParser:
     def __init__(self) -> None:
         self._buffer = b""
         self._partial: list[bytes] = []
+        self._partial_head = ("", "")  # time and stream of the last partial piece
 
     def feed(self, data: bytes) -> list[LogLine]:
         self._buffer += data
@@ -81,10 +82,21 @@ class LineParser:
             body = parts[3] if len(parts) == 4 else b""
             if tag == b"P":
                 self._partial.append(body)
+                self._partial_head = (time_b.decode(errors="replace"), stream_b.decode(errors="replace"))
                 continue
             content = b"".join(self._partial) + body + b"\n"
             self._partial = []
             lines.append(LogLine(time_b.decode(errors="replace"), stream_b.decode(errors="replace"), content))
+
+
+    def flush(self) -> list[LogLine]:
+        """The pieces of a line never finished (output that did not end in a newline): shown
+        as they are, without one, as upstream's reader shows them."""
+        if not self._partial:
+            return []
+        line = LogLine(*self._partial_head, b"".join(self._partial))
+        self._partial = []
+        return [line]
 
 
 def render(line: LogLine, options: LogOptions) -> bytes:
@@ -124,7 +136,8 @@ async def read_log(path: Path, options: LogOptions,
     try:
         # the backlog: all of the file now, tail applied
         data = await asyncio.to_thread(f.read)
-        backlog = [line for line in parser.feed(data) if _wanted(line, options)]
+        lines = parser.feed(data) + ([] if options.follow else parser.flush())
+        backlog = [line for line in lines if _wanted(line, options)]
         if options.tail_lines is not None and options.tail_lines >= 0:
             backlog = list(deque(backlog, maxlen=options.tail_lines)) if options.tail_lines else []
         chunk = b"".join(render(line, options) for line in backlog)
@@ -150,7 +163,8 @@ async def read_log(path: Path, options: LogOptions,
             if still_running is not None and not await still_running():
                 # one last read: the container may have written just before it exited
                 data = await asyncio.to_thread(f.read)
-                tail = b"".join(render(line, options) for line in parser.feed(data) if _wanted(line, options))
+                tail = b"".join(render(line, options) for line in parser.feed(data) + parser.flush()
+                                if _wanted(line, options))
                 if remaining is not None:
                     tail = tail[:remaining]
                 if tail:

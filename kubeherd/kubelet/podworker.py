@@ -20,6 +20,14 @@ postStart hook runs right after ``StartContainer`` and the sync waits for it, so
 is reported running only after it; a failed hook kills the container (``FailedPostStartHook``).
 Termination (:mod:`.termination`) runs preStop hooks and honours the grace period; the pod's
 cgroup goes with its sandbox.
+
+Ephemeral containers (``spec.ephemeralContainers``, added through the API's
+``pods/ephemeralcontainers``) start once each as soon as the sandbox is there, initialized or
+not, and are never restarted; with a ``targetContainerName`` they join that container's PID
+namespace. Every container instance gets its own termination-message file
+(:mod:`.terminationmessage`), read back once the instance has exited; and the downward API sees
+the sandbox's and the node's IPs and the node's allocatable (:class:`~.kuberuntime.RuntimeValues`)
+rather than what the pod object may not carry yet.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any
 
 from kubeherd.client import EventRecorder
 
+from . import etchosts
 from .cgroups import PodCgroupManager, is_sidecar
 from .cri import (
     ContainerFilter,
@@ -45,11 +54,14 @@ from .cri import (
     PodSandboxFilter,
     PodSandboxState,
 )
+from .envvars import ServiceEnv
 from .hooks import run_handler
 from .imagepull import ImageManager
 from .kuberuntime import (
+    CLUSTER_DOMAIN,
     CONTAINER_NAME,
     POD_UID,
+    RuntimeValues,
     container_config,
     environment,
     mounts,
@@ -61,7 +73,8 @@ from .probes import ProbeManager
 from .security import SecurityContextError, apply_fs_group
 from .status import RuntimeView, app_containers_done, restart_count, will_restart
 from .termination import ContainerKiller
-from .volumes import VolumeError, VolumeManager
+from .terminationmessage import message_file, message_mount, read_message
+from .volumes import VolumeError, VolumeManager, pod_dir
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -88,6 +101,7 @@ class PodRecord:
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)
     requeue_at: float = 0.0
     owned_volumes: set[str] = field(default_factory=set)  # emptyDirs given to the fsGroup once
+    messages: dict[str, str] = field(default_factory=dict)  # exited instance id → termination message
 
     def want_sync_in(self, seconds: float) -> None:
         at = time.monotonic() + max(0.0, seconds)
@@ -114,11 +128,21 @@ class PodSyncer:
         self.images = ImageManager(cri, get, self.record_event)  # the kubelet sets its registries
         self.records: dict[str, PodRecord] = {}
         self.sandbox_configs: dict[str, PodSandboxConfig] = {}
+        self.service_env: ServiceEnv | None = None  # the kubelet sets it (Service variables)
+        self.allocatable: Callable[[], dict[str, str]] | None = None  # the kubelet sets it (downward API)
 
     def record_event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
         if self.recorder is not None:
             self.recorder.record({"apiVersion": "v1", "kind": "Pod", "metadata": pod["metadata"]}, event_type,
                                  reason, message)
+
+    def runtime_values(self, pod: Obj, view: RuntimeView) -> RuntimeValues:
+        """The downward API's IPs and allocatable for a container started now: the sandbox's IPs
+        (the node's with hostNetwork), not the pod object's, which may not have them yet."""
+        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        pod_ips = (self.node_ip,) if host_network else (view.pod_ip, *view.extra_ips)
+        return RuntimeValues(pod_ips=tuple(ip for ip in pod_ips if ip), host_ips=(self.node_ip,) if self.node_ip else (),
+                             allocatable=self.allocatable() if self.allocatable is not None else {})
 
     def probe_results(self, pod: Obj, view: RuntimeView) -> tuple[dict[str, bool], dict[str, bool]]:
         """(readiness, startup) results of the current instances of the app containers and sidecars."""
@@ -170,7 +194,21 @@ class PodSyncer:
             view.containers.setdefault(st.labels.get(CONTAINER_NAME, ""), []).append(st)
         for instances in view.containers.values():
             instances.sort(key=lambda s: (restart_count(s), s.created_at), reverse=True)
+        await self._read_messages(uid, view)
         return view
+
+    async def _read_messages(self, uid: str, view: RuntimeView) -> None:
+        """The termination messages of the exited instances (each read once: they cannot change)."""
+        record = self.records.get(uid)
+        known = record.messages if record is not None else {}
+        exited = [i for instances in view.containers.values() for i in instances
+                  if i.state == ContainerState.CONTAINER_EXITED]
+        for instance in exited:
+            if instance.id not in known:
+                known[instance.id] = await asyncio.to_thread(read_message, instance)
+            view.messages[instance.id] = known[instance.id]
+        if record is not None:
+            record.messages = {cid: known[cid] for cid in view.messages}
 
     # ---------------------------------------------------------------- the sync
     async def sync_pod(self, pod: Obj, view: RuntimeView, node_ip: str) -> RuntimeView:
@@ -213,6 +251,11 @@ class PodSyncer:
                 return await self.runtime_view(uid)
             return view
         changed = False
+        # ephemeral containers start once, whether or not the pod is initialized, and never again
+        for container in spec.get("ephemeralContainers") or []:
+            if view.latest(container["name"]) is None:
+                changed |= await self._start_if_due(pod, container, "ephemeral", view, record, config, volume_paths,
+                                                    lookups)
         # init containers in order: a regular one must complete, a sidecar must be started
         initialized = any(view.latest(c["name"]) is not None for c in spec.get("containers") or [])
         for container in spec.get("initContainers") or []:
@@ -328,21 +371,46 @@ class PodSyncer:
         if image is None:
             return False
         try:
-            env = environment(pod, container, lookups)
-            mount_list = mounts(pod, container, volume_paths)
-        except LookupError as exc:
+            services = self.service_env.for_pod(pod) if self.service_env is not None else None
+            env = environment(pod, container, lookups, services, self.runtime_values(pod, view))
+            mount_list = mounts(pod, container, volume_paths, env)
+            pod_ips = [view.pod_ip, *view.extra_ips] if view.pod_ip else []
+            hosts_dir = pod_dir(self.volumes.root, pod["metadata"]["uid"])
+            mount_list += await asyncio.to_thread(etchosts.container_mounts, hosts_dir, pod, container, pod_ips,
+                                                  CLUSTER_DOMAIN)
+        except (LookupError, OSError) as exc:
             record.waiting[name] = ("CreateContainerConfigError", str(exc))
             record.want_sync_in(2)
             return False
+        target_id = ""
+        if kind == "ephemeral" and container.get("targetContainerName"):
+            target = view.latest(str(container["targetContainerName"]))
+            if target is None or target.state != ContainerState.CONTAINER_RUNNING:
+                missing = f"unable to find target container {container['targetContainerName']}"
+                record.waiting[name] = ("CreateContainerConfigError", missing)
+                self.record_event(pod, "Warning", "Failed", f"Error: {missing}")
+                record.want_sync_in(2)
+                return False
+            target_id = target.id
         try:
             cfg = container_config(pod, container, kind=kind, restart_count=restarts, image_ref=image, env=env,
                                    mount_list=mount_list, image=await self.cri.image_status(image),
-                                   seccomp_root=self.seccomp_root, memory_capacity=self.memory_capacity)
+                                   seccomp_root=self.seccomp_root, memory_capacity=self.memory_capacity,
+                                   target_id=target_id)
         except SecurityContextError as exc:
             record.waiting[name] = ("CreateContainerConfigError", str(exc))
             self.record_event(pod, "Warning", "Failed", f"Error: {exc}")
             record.want_sync_in(BACKOFF_START)
             return False
+        try:  # the instance's own termination-message file
+            container_dir = pod_dir(self.volumes.root, pod["metadata"]["uid"]) / "containers" / name
+            message_file_mount = await asyncio.to_thread(message_mount, container_dir, container)
+        except OSError as exc:
+            record.waiting[name] = ("CreateContainerConfigError", f"termination message file: {exc}")
+            record.want_sync_in(2)
+            return False
+        if message_file_mount is not None:
+            cfg.mounts.append(message_file_mount)
         try:
             container_id = await self.cri.create_container(view.sandbox_id, cfg, config)
             await self.cri.start_container(container_id)
@@ -353,7 +421,7 @@ class PodSyncer:
             return True
         record.waiting.pop(name, None)
         hook = (container.get("lifecycle") or {}).get("postStart")
-        if hook:
+        if hook and kind != "ephemeral":
             pod_ip = view.pod_ip or self.node_ip
             failure = await run_handler(self.cri, pod, container, container_id, hook, pod_ip)
             if failure:
@@ -385,6 +453,10 @@ class PodSyncer:
                         await self.cri.remove_container(old.id)
                     except CRIError as exc:
                         log.debug("removing container %s: %s", old.id[:12], exc)
+                        continue
+                    message = message_file(old)  # its termination-message file goes with it
+                    if message is not None and message.parent.parent.name == "containers":
+                        await asyncio.to_thread(message.unlink, missing_ok=True)
 
     # ---------------------------------------------------------------- termination
     async def kill_pod(self, pod: Obj | None, uid: str, grace: int, *, remove: bool) -> None:

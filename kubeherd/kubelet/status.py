@@ -7,7 +7,10 @@ Nothing here is remembered between syncs, so a restarted kubelet reports the sam
 from the same runtime state. Phase and conditions follow upstream's ``getPhase`` and
 ``Generate*Condition`` rules, sidecars (init containers with ``restartPolicy: Always``)
 included: they report started/ready like app containers, count as initialized once started,
-take part in readiness, and never hold a pod back from completing. The :class:`StatusManager` writes it with a merge patch on the
+take part in readiness, and never hold a pod back from completing. Ephemeral containers get
+statuses of their own and count for neither. A container with no instance waits with upstream's
+default reason: ``PodInitializing`` in a pod with init containers, else ``ContainerCreating``.
+The :class:`StatusManager` writes it with a merge patch on the
 ``status`` subresource, and only when it differs from the last one written for that pod
 (transition times are carried over from the pod's current conditions, so an unchanged
 condition never causes a write).
@@ -54,6 +57,7 @@ class RuntimeView:
     pod_ip: str = ""
     extra_ips: list[str] = field(default_factory=list)
     containers: dict[str, list[ContainerStatus]] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)  # exited instance id → termination message
 
     def latest(self, name: str) -> ContainerStatus | None:
         instances = self.containers.get(name)
@@ -70,13 +74,16 @@ def terminated_reason(status: ContainerStatus) -> str:
     return "Completed" if status.exit_code == 0 else "Error"
 
 
-def terminated(status: ContainerStatus) -> Obj:
+def terminated(status: ContainerStatus, termination_message: str = "") -> Obj:
+    """An exited instance's ``terminated`` state; its message is the runtime's, then what the
+    container left as its termination message, joined by ": " as upstream."""
     out: Obj = {"exitCode": status.exit_code, "reason": terminated_reason(status),
                 "startedAt": rfc3339(status.started_at) if status.started_at else None,
                 "finishedAt": rfc3339(status.finished_at) if status.finished_at else None,
                 "containerID": f"containerd://{status.id}"}
-    if status.message:
-        out["message"] = status.message
+    message = ": ".join(m for m in (status.message, termination_message) if m)
+    if message:
+        out["message"] = message
     return out
 
 
@@ -105,6 +112,13 @@ def app_containers_done(pod: Obj, view: RuntimeView) -> bool:
     return bool(containers)
 
 
+def default_waiting_reason(pod: Obj) -> str:
+    """The waiting reason of a container with no instance and no reason of its own: upstream's
+    ``PodInitializing`` for every container of a pod with init containers, else
+    ``ContainerCreating``."""
+    return "PodInitializing" if (pod.get("spec") or {}).get("initContainers") else "ContainerCreating"
+
+
 def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, ready: bool, started: bool | None,
                      waiting: tuple[str, str] | None, done: bool = False) -> Obj:
     name = spec["name"]
@@ -113,8 +127,7 @@ def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, read
     out: Obj = {"name": name, "image": spec.get("image", ""), "imageID": "", "ready": False, "restartCount": 0,
                 "started": False, "state": {}, "lastState": {}}
     if latest is None:
-        reason, message = waiting or (("PodInitializing", "") if not init else ("", ""))
-        reason = reason or "ContainerCreating"
+        reason, message = waiting or (default_waiting_reason(pod), "")
         out["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
         return out
     out["restartCount"] = restart_count(latest)
@@ -126,17 +139,19 @@ def container_status(pod: Obj, spec: Obj, view: RuntimeView, *, init: bool, read
         out["started"] = bool(started) if started is not None else True
         out["ready"] = ready and out["started"]
         if previous is not None:
-            out["lastState"] = {"terminated": terminated(previous)}
+            out["lastState"] = {"terminated": terminated(previous, view.messages.get(previous.id, ""))}
     elif latest.state == ContainerState.CONTAINER_EXITED and waiting is not None and \
             will_restart(pod, latest, init, sidecar=sidecar, done=done):
         out["state"] = {"waiting": {"reason": waiting[0], **({"message": waiting[1]} if waiting[1] else {})}}
-        out["lastState"] = {"terminated": terminated(latest)}
+        out["lastState"] = {"terminated": terminated(latest, view.messages.get(latest.id, ""))}
     elif latest.state == ContainerState.CONTAINER_EXITED:
-        out["state"] = {"terminated": terminated(latest)}
+        out["state"] = {"terminated": terminated(latest, view.messages.get(latest.id, ""))}
         if previous is not None:
-            out["lastState"] = {"terminated": terminated(previous)}
-    else:  # created, not started yet
-        out["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            out["lastState"] = {"terminated": terminated(previous, view.messages.get(previous.id, ""))}
+    else:  # created, not started yet: waiting, with no reason (as upstream)
+        out["state"] = {"waiting": {}}
+        if previous is not None:
+            out["lastState"] = {"terminated": terminated(previous, view.messages.get(previous.id, ""))}
     return out
 
 
@@ -277,7 +292,36 @@ def pod_status(pod: Obj, view: RuntimeView, *, host_ip: str, readiness: dict[str
         status["podIPs"] = [{"ip": pod_ip}] + [{"ip": ip} for ip in view.extra_ips]
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    if spec.get("ephemeralContainers"):
+        status["ephemeralContainerStatuses"] = [ephemeral_status(pod, c, view, waiting.get(c["name"]))
+                                                for c in spec["ephemeralContainers"]]
     return status
+
+
+def ephemeral_status(pod: Obj, spec: Obj, view: RuntimeView, waiting: tuple[str, str] | None) -> Obj:
+    """An ephemeral container's status: as an app container's, but never ready, never restarted
+    (its waiting reason is only ever one from before its single start) and without ``started``."""
+    out = container_status(pod, spec, view, init=False, ready=False, started=None,
+                           waiting=waiting if view.latest(spec["name"]) is None else None)
+    out.pop("started", None)
+    out["ready"] = False
+    return out
+
+
+def active_deadline_left(pod: Obj, status: Obj | None = None) -> float | None:
+    """Seconds until the pod has been active for its ``spec.activeDeadlineSeconds`` (0 or less:
+    past it), counted from ``status.startTime`` (of ``status``, else the pod's); None without a
+    deadline or a start time."""
+    deadline = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    start = (status if status is not None else pod.get("status") or {}).get("startTime")
+    if deadline is None or not start:
+        return None
+    try:
+        started = datetime.datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    active = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+    return float(deadline) - active
 
 
 def _comparable(status: Obj) -> Obj:

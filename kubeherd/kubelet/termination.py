@@ -69,7 +69,8 @@ class ContainerKiller:
         """Stop every running container of the pod: app containers first, sidecars after them in
         reverse order."""
         spec = (pod or {}).get("spec") or {}
-        specs = {c["name"]: c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+        specs = {c["name"]: c for key in ("initContainers", "containers", "ephemeralContainers")
+                 for c in spec.get(key) or []}
         order = [c["name"] for c in spec.get("initContainers") or [] if is_sidecar(c)]
         running = [(name, i.id) for name, instances in view.containers.items() for i in instances
                    if i.state in (ContainerState.CONTAINER_RUNNING, ContainerState.CONTAINER_CREATED)]

@@ -314,6 +314,7 @@ CODECS: dict[str, Codec] = {
     _META + "Verbs": ItemsCodec(),
     _META + "GroupVersion": GroupVersionCodec(),
     "k8s.io.api.authentication.v1.ExtraValue": ItemsCodec(),
+    "k8s.io.api.authentication.v1beta1.ExtraValue": ItemsCodec(),
     "k8s.io.api.authorization.v1.ExtraValue": ItemsCodec(),
     "k8s.io.api.certificates.v1.ExtraValue": ItemsCodec(),
     "k8s.io.apimachinery.pkg.api.resource.Quantity": QuantityCodec(),

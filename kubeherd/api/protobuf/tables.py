@@ -20,27 +20,28 @@ from typing import Any
 _P0 = 'k8s.io.api.admissionregistration.v1'
 _P1 = 'k8s.io.api.apps.v1'
 _P2 = 'k8s.io.api.authentication.v1'
-_P3 = 'k8s.io.api.authorization.v1'
-_P4 = 'k8s.io.api.autoscaling.v1'
-_P5 = 'k8s.io.api.autoscaling.v2'
-_P6 = 'k8s.io.api.batch.v1'
-_P7 = 'k8s.io.api.certificates.v1'
-_P8 = 'k8s.io.api.coordination.v1'
-_P9 = 'k8s.io.api.core.v1'
-_P10 = 'k8s.io.api.discovery.v1'
-_P11 = 'k8s.io.api.events.v1'
-_P12 = 'k8s.io.api.networking.v1'
-_P13 = 'k8s.io.api.node.v1'
-_P14 = 'k8s.io.api.policy.v1'
-_P15 = 'k8s.io.api.rbac.v1'
-_P16 = 'k8s.io.api.scheduling.v1'
-_P17 = 'k8s.io.api.storage.v1'
-_P18 = 'k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1'
-_P19 = 'k8s.io.apimachinery.pkg.api.resource'
-_P20 = 'k8s.io.apimachinery.pkg.apis.meta.v1'
-_P21 = 'k8s.io.apimachinery.pkg.runtime'
-_P22 = 'k8s.io.apimachinery.pkg.runtime.schema'
-_P23 = 'k8s.io.apimachinery.pkg.util.intstr'
+_P3 = 'k8s.io.api.authentication.v1beta1'
+_P4 = 'k8s.io.api.authorization.v1'
+_P5 = 'k8s.io.api.autoscaling.v1'
+_P6 = 'k8s.io.api.autoscaling.v2'
+_P7 = 'k8s.io.api.batch.v1'
+_P8 = 'k8s.io.api.certificates.v1'
+_P9 = 'k8s.io.api.coordination.v1'
+_P10 = 'k8s.io.api.core.v1'
+_P11 = 'k8s.io.api.discovery.v1'
+_P12 = 'k8s.io.api.events.v1'
+_P13 = 'k8s.io.api.networking.v1'
+_P14 = 'k8s.io.api.node.v1'
+_P15 = 'k8s.io.api.policy.v1'
+_P16 = 'k8s.io.api.rbac.v1'
+_P17 = 'k8s.io.api.scheduling.v1'
+_P18 = 'k8s.io.api.storage.v1'
+_P19 = 'k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1'
+_P20 = 'k8s.io.apimachinery.pkg.api.resource'
+_P21 = 'k8s.io.apimachinery.pkg.apis.meta.v1'
+_P22 = 'k8s.io.apimachinery.pkg.runtime'
+_P23 = 'k8s.io.apimachinery.pkg.runtime.schema'
+_P24 = 'k8s.io.apimachinery.pkg.util.intstr'
 
 MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     _P0 + '.AuditAnnotation': (
@@ -56,8 +57,8 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (2, 'expression', 'string', 8),
     ),
     _P0 + '.MatchResources': (
-        (1, 'namespaceSelector', _P20 + '.LabelSelector', 0),
-        (2, 'objectSelector', _P20 + '.LabelSelector', 0),
+        (1, 'namespaceSelector', _P21 + '.LabelSelector', 0),
+        (2, 'objectSelector', _P21 + '.LabelSelector', 0),
         (3, 'resourceRules', _P0 + '.NamedRuleWithOperations', 1),
         (4, 'excludeResourceRules', _P0 + '.NamedRuleWithOperations', 1),
         (7, 'matchPolicy', 'string', 0),
@@ -68,8 +69,8 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (3, 'rules', _P0 + '.RuleWithOperations', 1),
         (4, 'failurePolicy', 'string', 0),
         (9, 'matchPolicy', 'string', 0),
-        (5, 'namespaceSelector', _P20 + '.LabelSelector', 0),
-        (11, 'objectSelector', _P20 + '.LabelSelector', 0),
+        (5, 'namespaceSelector', _P21 + '.LabelSelector', 0),
+        (11, 'objectSelector', _P21 + '.LabelSelector', 0),
         (6, 'sideEffects', 'string', 16),
         (7, 'timeoutSeconds', 'int32', 0),
         (8, 'admissionReviewVersions', 'string', 17),
@@ -77,11 +78,11 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (12, 'matchConditions', _P0 + '.MatchCondition', 1),
     ),
     _P0 + '.MutatingWebhookConfiguration': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'webhooks', _P0 + '.MutatingWebhook', 1),
     ),
     _P0 + '.MutatingWebhookConfigurationList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P0 + '.MutatingWebhookConfiguration', 17),
     ),
     _P0 + '.NamedRuleWithOperations': (
@@ -95,7 +96,7 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     _P0 + '.ParamRef': (
         (1, 'name', 'string', 10),
         (2, 'namespace', 'string', 10),
-        (3, 'selector', _P20 + '.LabelSelector', 0),
+        (3, 'selector', _P21 + '.LabelSelector', 0),
         (4, 'parameterNotFoundAction', 'string', 0),
     ),
     _P0 + '.Rule': (
@@ -118,16 +119,16 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (1, 'expressionWarnings', _P0 + '.ExpressionWarning', 1),
     ),
     _P0 + '.ValidatingAdmissionPolicy': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P0 + '.ValidatingAdmissionPolicySpec', 8),
         (3, 'status', _P0 + '.ValidatingAdmissionPolicyStatus', 8),
     ),
     _P0 + '.ValidatingAdmissionPolicyBinding': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P0 + '.ValidatingAdmissionPolicyBindingSpec', 8),
     ),
     _P0 + '.ValidatingAdmissionPolicyBindingList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P0 + '.ValidatingAdmissionPolicyBinding', 17),
     ),
     _P0 + '.ValidatingAdmissionPolicyBindingSpec': (
@@ -137,7 +138,7 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (4, 'validationActions', 'string', 1),
     ),
     _P0 + '.ValidatingAdmissionPolicyList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P0 + '.ValidatingAdmissionPolicy', 17),
     ),
     _P0 + '.ValidatingAdmissionPolicySpec': (
@@ -152,7 +153,7 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     _P0 + '.ValidatingAdmissionPolicyStatus': (
         (1, 'observedGeneration', 'int64', 10),
         (2, 'typeChecking', _P0 + '.TypeChecking', 0),
-        (3, 'conditions', _P20 + '.Condition', 1),
+        (3, 'conditions', _P21 + '.Condition', 1),
     ),
     _P0 + '.ValidatingWebhook': (
         (1, 'name', 'string', 8),
@@ -160,19 +161,19 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (3, 'rules', _P0 + '.RuleWithOperations', 1),
         (4, 'failurePolicy', 'string', 0),
         (9, 'matchPolicy', 'string', 0),
-        (5, 'namespaceSelector', _P20 + '.LabelSelector', 0),
-        (10, 'objectSelector', _P20 + '.LabelSelector', 0),
+        (5, 'namespaceSelector', _P21 + '.LabelSelector', 0),
+        (10, 'objectSelector', _P21 + '.LabelSelector', 0),
         (6, 'sideEffects', 'string', 16),
         (7, 'timeoutSeconds', 'int32', 0),
         (8, 'admissionReviewVersions', 'string', 17),
         (11, 'matchConditions', _P0 + '.MatchCondition', 1),
     ),
     _P0 + '.ValidatingWebhookConfiguration': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'webhooks', _P0 + '.ValidatingWebhook', 1),
     ),
     _P0 + '.ValidatingWebhookConfigurationList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P0 + '.ValidatingWebhookConfiguration', 17),
     ),
     _P0 + '.Validation': (
@@ -191,33 +192,33 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (2, 'caBundle', 'bytes', 0),
     ),
     _P1 + '.ControllerRevision': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'data', _P21 + '.RawExtension', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'data', _P22 + '.RawExtension', 8),
         (3, 'revision', 'int64', 8),
     ),
     _P1 + '.ControllerRevisionList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P1 + '.ControllerRevision', 17),
     ),
     _P1 + '.DaemonSet': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P1 + '.DaemonSetSpec', 8),
         (3, 'status', _P1 + '.DaemonSetStatus', 8),
     ),
     _P1 + '.DaemonSetCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
     _P1 + '.DaemonSetList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P1 + '.DaemonSet', 17),
     ),
     _P1 + '.DaemonSetSpec': (
-        (1, 'selector', _P20 + '.LabelSelector', 16),
-        (2, 'template', _P9 + '.PodTemplateSpec', 8),
+        (1, 'selector', _P21 + '.LabelSelector', 16),
+        (2, 'template', _P10 + '.PodTemplateSpec', 8),
         (3, 'updateStrategy', _P1 + '.DaemonSetUpdateStrategy', 8),
         (4, 'minReadySeconds', 'int32', 10),
         (6, 'revisionHistoryLimit', 'int32', 0),
@@ -239,26 +240,26 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (2, 'rollingUpdate', _P1 + '.RollingUpdateDaemonSet', 0),
     ),
     _P1 + '.Deployment': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P1 + '.DeploymentSpec', 8),
         (3, 'status', _P1 + '.DeploymentStatus', 8),
     ),
     _P1 + '.DeploymentCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (6, 'lastUpdateTime', _P20 + '.Time', 8),
-        (7, 'lastTransitionTime', _P20 + '.Time', 8),
+        (6, 'lastUpdateTime', _P21 + '.Time', 8),
+        (7, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
     _P1 + '.DeploymentList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P1 + '.Deployment', 17),
     ),
     _P1 + '.DeploymentSpec': (
         (1, 'replicas', 'int32', 0),
-        (2, 'selector', _P20 + '.LabelSelector', 16),
-        (3, 'template', _P9 + '.PodTemplateSpec', 8),
+        (2, 'selector', _P21 + '.LabelSelector', 16),
+        (3, 'template', _P10 + '.PodTemplateSpec', 8),
         (4, 'strategy', _P1 + '.DeploymentStrategy', 8),
         (5, 'minReadySeconds', 'int32', 10),
         (6, 'revisionHistoryLimit', 'int32', 0),
@@ -281,26 +282,26 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (2, 'rollingUpdate', _P1 + '.RollingUpdateDeployment', 0),
     ),
     _P1 + '.ReplicaSet': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P1 + '.ReplicaSetSpec', 8),
         (3, 'status', _P1 + '.ReplicaSetStatus', 8),
     ),
     _P1 + '.ReplicaSetCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
     _P1 + '.ReplicaSetList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P1 + '.ReplicaSet', 17),
     ),
     _P1 + '.ReplicaSetSpec': (
         (1, 'replicas', 'int32', 0),
         (4, 'minReadySeconds', 'int32', 10),
-        (2, 'selector', _P20 + '.LabelSelector', 16),
-        (3, 'template', _P9 + '.PodTemplateSpec', 8),
+        (2, 'selector', _P21 + '.LabelSelector', 16),
+        (3, 'template', _P10 + '.PodTemplateSpec', 8),
     ),
     _P1 + '.ReplicaSetStatus': (
         (1, 'replicas', 'int32', 8),
@@ -312,31 +313,31 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (6, 'conditions', _P1 + '.ReplicaSetCondition', 1),
     ),
     _P1 + '.RollingUpdateDaemonSet': (
-        (1, 'maxUnavailable', _P23 + '.IntOrString', 0),
-        (2, 'maxSurge', _P23 + '.IntOrString', 0),
+        (1, 'maxUnavailable', _P24 + '.IntOrString', 0),
+        (2, 'maxSurge', _P24 + '.IntOrString', 0),
     ),
     _P1 + '.RollingUpdateDeployment': (
-        (1, 'maxUnavailable', _P23 + '.IntOrString', 0),
-        (2, 'maxSurge', _P23 + '.IntOrString', 0),
+        (1, 'maxUnavailable', _P24 + '.IntOrString', 0),
+        (2, 'maxSurge', _P24 + '.IntOrString', 0),
     ),
     _P1 + '.RollingUpdateStatefulSetStrategy': (
         (1, 'partition', 'int32', 0),
-        (2, 'maxUnavailable', _P23 + '.IntOrString', 0),
+        (2, 'maxUnavailable', _P24 + '.IntOrString', 0),
     ),
     _P1 + '.StatefulSet': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P1 + '.StatefulSetSpec', 8),
         (3, 'status', _P1 + '.StatefulSetStatus', 8),
     ),
     _P1 + '.StatefulSetCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
     _P1 + '.StatefulSetList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P1 + '.StatefulSet', 17),
     ),
     _P1 + '.StatefulSetOrdinals': (
@@ -348,9 +349,9 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     ),
     _P1 + '.StatefulSetSpec': (
         (1, 'replicas', 'int32', 0),
-        (2, 'selector', _P20 + '.LabelSelector', 16),
-        (3, 'template', _P9 + '.PodTemplateSpec', 8),
-        (4, 'volumeClaimTemplates', _P9 + '.PersistentVolumeClaim', 1),
+        (2, 'selector', _P21 + '.LabelSelector', 16),
+        (3, 'template', _P10 + '.PodTemplateSpec', 8),
+        (4, 'volumeClaimTemplates', _P10 + '.PersistentVolumeClaim', 1),
         (5, 'serviceName', 'string', 8),
         (6, 'podManagementPolicy', 'string', 10),
         (7, 'updateStrategy', _P1 + '.StatefulSetUpdateStrategy', 8),
@@ -385,14 +386,14 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (1, 'items', 'string', 1),
     ),
     _P2 + '.SelfSubjectReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'status', _P2 + '.SelfSubjectReviewStatus', 8),
     ),
     _P2 + '.SelfSubjectReviewStatus': (
         (1, 'userInfo', _P2 + '.UserInfo', 8),
     ),
     _P2 + '.TokenRequest': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P2 + '.TokenRequestSpec', 8),
         (3, 'status', _P2 + '.TokenRequestStatus', 8),
     ),
@@ -403,10 +404,10 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     ),
     _P2 + '.TokenRequestStatus': (
         (1, 'token', 'string', 8),
-        (2, 'expirationTimestamp', _P20 + '.Time', 8),
+        (2, 'expirationTimestamp', _P21 + '.Time', 8),
     ),
     _P2 + '.TokenReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P2 + '.TokenReviewSpec', 8),
         (3, 'status', _P2 + '.TokenReviewStatus', 8),
     ),
@@ -429,28 +430,59 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
     _P3 + '.ExtraValue': (
         (1, 'items', 'string', 1),
     ),
-    _P3 + '.FieldSelectorAttributes': (
+    _P3 + '.SelfSubjectReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'status', _P3 + '.SelfSubjectReviewStatus', 8),
+    ),
+    _P3 + '.SelfSubjectReviewStatus': (
+        (1, 'userInfo', _P2 + '.UserInfo', 8),
+    ),
+    _P3 + '.TokenReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P3 + '.TokenReviewSpec', 8),
+        (3, 'status', _P3 + '.TokenReviewStatus', 8),
+    ),
+    _P3 + '.TokenReviewSpec': (
+        (1, 'token', 'string', 10),
+        (2, 'audiences', 'string', 1),
+    ),
+    _P3 + '.TokenReviewStatus': (
+        (1, 'authenticated', 'bool', 10),
+        (2, 'user', _P3 + '.UserInfo', 8),
+        (4, 'audiences', 'string', 1),
+        (3, 'error', 'string', 10),
+    ),
+    _P3 + '.UserInfo': (
+        (1, 'username', 'string', 10),
+        (2, 'uid', 'string', 10),
+        (3, 'groups', 'string', 1),
+        (4, 'extra', ('map', 'string', _P3 + '.ExtraValue'), 0),
+    ),
+    _P4 + '.ExtraValue': (
+        (1, 'items', 'string', 1),
+    ),
+    _P4 + '.FieldSelectorAttributes': (
         (1, 'rawSelector', 'string', 10),
-        (2, 'requirements', _P20 + '.FieldSelectorRequirement', 1),
+        (2, 'requirements', _P21 + '.FieldSelectorRequirement', 1),
     ),
-    _P3 + '.LabelSelectorAttributes': (
+    _P4 + '.LabelSelectorAttributes': (
         (1, 'rawSelector', 'string', 10),
-        (2, 'requirements', _P20 + '.LabelSelectorRequirement', 1),
+        (2, 'requirements', _P21 + '.LabelSelectorRequirement', 1),
     ),
-    _P3 + '.LocalSubjectAccessReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P3 + '.SubjectAccessReviewSpec', 8),
-        (3, 'status', _P3 + '.SubjectAccessReviewStatus', 8),
+    _P4 + '.LocalSubjectAccessReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P4 + '.SubjectAccessReviewSpec', 8),
+        (3, 'status', _P4 + '.SubjectAccessReviewStatus', 8),
     ),
-    _P3 + '.NonResourceAttributes': (
+    _P4 + '.NonResourceAttributes': (
         (1, 'path', 'string', 10),
         (2, 'verb', 'string', 10),
     ),
-    _P3 + '.NonResourceRule': (
+    _P4 + '.NonResourceRule': (
         (1, 'verbs', 'string', 17),
         (2, 'nonResourceURLs', 'string', 1),
     ),
-    _P3 + '.ResourceAttributes': (
+    _P4 + '.ResourceAttributes': (
         (1, 'namespace', 'string', 10),
         (2, 'verb', 'string', 10),
         (3, 'group', 'string', 10),
@@ -458,186 +490,68 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'resource', 'string', 10),
         (6, 'subresource', 'string', 10),
         (7, 'name', 'string', 10),
-        (8, 'fieldSelector', _P3 + '.FieldSelectorAttributes', 0),
-        (9, 'labelSelector', _P3 + '.LabelSelectorAttributes', 0),
+        (8, 'fieldSelector', _P4 + '.FieldSelectorAttributes', 0),
+        (9, 'labelSelector', _P4 + '.LabelSelectorAttributes', 0),
     ),
-    _P3 + '.ResourceRule': (
+    _P4 + '.ResourceRule': (
         (1, 'verbs', 'string', 17),
         (2, 'apiGroups', 'string', 1),
         (3, 'resources', 'string', 1),
         (4, 'resourceNames', 'string', 1),
     ),
-    _P3 + '.SelfSubjectAccessReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P3 + '.SelfSubjectAccessReviewSpec', 8),
-        (3, 'status', _P3 + '.SubjectAccessReviewStatus', 8),
+    _P4 + '.SelfSubjectAccessReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P4 + '.SelfSubjectAccessReviewSpec', 8),
+        (3, 'status', _P4 + '.SubjectAccessReviewStatus', 8),
     ),
-    _P3 + '.SelfSubjectAccessReviewSpec': (
-        (1, 'resourceAttributes', _P3 + '.ResourceAttributes', 0),
-        (2, 'nonResourceAttributes', _P3 + '.NonResourceAttributes', 0),
+    _P4 + '.SelfSubjectAccessReviewSpec': (
+        (1, 'resourceAttributes', _P4 + '.ResourceAttributes', 0),
+        (2, 'nonResourceAttributes', _P4 + '.NonResourceAttributes', 0),
     ),
-    _P3 + '.SelfSubjectRulesReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P3 + '.SelfSubjectRulesReviewSpec', 8),
-        (3, 'status', _P3 + '.SubjectRulesReviewStatus', 8),
+    _P4 + '.SelfSubjectRulesReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P4 + '.SelfSubjectRulesReviewSpec', 8),
+        (3, 'status', _P4 + '.SubjectRulesReviewStatus', 8),
     ),
-    _P3 + '.SelfSubjectRulesReviewSpec': (
+    _P4 + '.SelfSubjectRulesReviewSpec': (
         (1, 'namespace', 'string', 10),
     ),
-    _P3 + '.SubjectAccessReview': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P3 + '.SubjectAccessReviewSpec', 8),
-        (3, 'status', _P3 + '.SubjectAccessReviewStatus', 8),
+    _P4 + '.SubjectAccessReview': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P4 + '.SubjectAccessReviewSpec', 8),
+        (3, 'status', _P4 + '.SubjectAccessReviewStatus', 8),
     ),
-    _P3 + '.SubjectAccessReviewSpec': (
-        (1, 'resourceAttributes', _P3 + '.ResourceAttributes', 0),
-        (2, 'nonResourceAttributes', _P3 + '.NonResourceAttributes', 0),
+    _P4 + '.SubjectAccessReviewSpec': (
+        (1, 'resourceAttributes', _P4 + '.ResourceAttributes', 0),
+        (2, 'nonResourceAttributes', _P4 + '.NonResourceAttributes', 0),
         (3, 'user', 'string', 10),
         (4, 'groups', 'string', 1),
-        (5, 'extra', ('map', 'string', _P3 + '.ExtraValue'), 0),
+        (5, 'extra', ('map', 'string', _P4 + '.ExtraValue'), 0),
         (6, 'uid', 'string', 10),
     ),
-    _P3 + '.SubjectAccessReviewStatus': (
+    _P4 + '.SubjectAccessReviewStatus': (
         (1, 'allowed', 'bool', 8),
         (4, 'denied', 'bool', 10),
         (2, 'reason', 'string', 10),
         (3, 'evaluationError', 'string', 10),
     ),
-    _P3 + '.SubjectRulesReviewStatus': (
-        (1, 'resourceRules', _P3 + '.ResourceRule', 17),
-        (2, 'nonResourceRules', _P3 + '.NonResourceRule', 17),
+    _P4 + '.SubjectRulesReviewStatus': (
+        (1, 'resourceRules', _P4 + '.ResourceRule', 17),
+        (2, 'nonResourceRules', _P4 + '.NonResourceRule', 17),
         (3, 'incomplete', 'bool', 8),
         (4, 'evaluationError', 'string', 10),
     ),
-    _P4 + '.ContainerResourceMetricSource': (
-        (1, 'name', 'string', 8),
-        (2, 'targetAverageUtilization', 'int32', 0),
-        (3, 'targetAverageValue', _P19 + '.Quantity', 0),
-        (5, 'container', 'string', 8),
-    ),
-    _P4 + '.ContainerResourceMetricStatus': (
-        (1, 'name', 'string', 8),
-        (2, 'currentAverageUtilization', 'int32', 0),
-        (3, 'currentAverageValue', _P19 + '.Quantity', 8),
-        (4, 'container', 'string', 8),
-    ),
-    _P4 + '.CrossVersionObjectReference': (
-        (1, 'kind', 'string', 8),
-        (2, 'name', 'string', 8),
-        (3, 'apiVersion', 'string', 10),
-    ),
-    _P4 + '.ExternalMetricSource': (
-        (1, 'metricName', 'string', 8),
-        (2, 'metricSelector', _P20 + '.LabelSelector', 0),
-        (3, 'targetValue', _P19 + '.Quantity', 0),
-        (4, 'targetAverageValue', _P19 + '.Quantity', 0),
-    ),
-    _P4 + '.ExternalMetricStatus': (
-        (1, 'metricName', 'string', 8),
-        (2, 'metricSelector', _P20 + '.LabelSelector', 0),
-        (3, 'currentValue', _P19 + '.Quantity', 8),
-        (4, 'currentAverageValue', _P19 + '.Quantity', 0),
-    ),
-    _P4 + '.HorizontalPodAutoscaler': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P4 + '.HorizontalPodAutoscalerSpec', 8),
-        (3, 'status', _P4 + '.HorizontalPodAutoscalerStatus', 8),
-    ),
-    _P4 + '.HorizontalPodAutoscalerCondition': (
-        (1, 'type', 'string', 8),
-        (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
-        (4, 'reason', 'string', 10),
-        (5, 'message', 'string', 10),
-    ),
-    _P4 + '.HorizontalPodAutoscalerList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P4 + '.HorizontalPodAutoscaler', 17),
-    ),
-    _P4 + '.HorizontalPodAutoscalerSpec': (
-        (1, 'scaleTargetRef', _P4 + '.CrossVersionObjectReference', 8),
-        (2, 'minReplicas', 'int32', 0),
-        (3, 'maxReplicas', 'int32', 8),
-        (4, 'targetCPUUtilizationPercentage', 'int32', 0),
-    ),
-    _P4 + '.HorizontalPodAutoscalerStatus': (
-        (1, 'observedGeneration', 'int64', 0),
-        (2, 'lastScaleTime', _P20 + '.Time', 0),
-        (3, 'currentReplicas', 'int32', 8),
-        (4, 'desiredReplicas', 'int32', 8),
-        (5, 'currentCPUUtilizationPercentage', 'int32', 0),
-    ),
-    _P4 + '.MetricSpec': (
-        (1, 'type', 'string', 8),
-        (2, 'object', _P4 + '.ObjectMetricSource', 0),
-        (3, 'pods', _P4 + '.PodsMetricSource', 0),
-        (4, 'resource', _P4 + '.ResourceMetricSource', 0),
-        (7, 'containerResource', _P4 + '.ContainerResourceMetricSource', 0),
-        (5, 'external', _P4 + '.ExternalMetricSource', 0),
-    ),
-    _P4 + '.MetricStatus': (
-        (1, 'type', 'string', 8),
-        (2, 'object', _P4 + '.ObjectMetricStatus', 0),
-        (3, 'pods', _P4 + '.PodsMetricStatus', 0),
-        (4, 'resource', _P4 + '.ResourceMetricStatus', 0),
-        (7, 'containerResource', _P4 + '.ContainerResourceMetricStatus', 0),
-        (5, 'external', _P4 + '.ExternalMetricStatus', 0),
-    ),
-    _P4 + '.ObjectMetricSource': (
-        (1, 'target', _P4 + '.CrossVersionObjectReference', 8),
-        (2, 'metricName', 'string', 8),
-        (3, 'targetValue', _P19 + '.Quantity', 8),
-        (4, 'selector', _P20 + '.LabelSelector', 0),
-        (5, 'averageValue', _P19 + '.Quantity', 0),
-    ),
-    _P4 + '.ObjectMetricStatus': (
-        (1, 'target', _P4 + '.CrossVersionObjectReference', 8),
-        (2, 'metricName', 'string', 8),
-        (3, 'currentValue', _P19 + '.Quantity', 8),
-        (4, 'selector', _P20 + '.LabelSelector', 0),
-        (5, 'averageValue', _P19 + '.Quantity', 0),
-    ),
-    _P4 + '.PodsMetricSource': (
-        (1, 'metricName', 'string', 8),
-        (2, 'targetAverageValue', _P19 + '.Quantity', 8),
-        (3, 'selector', _P20 + '.LabelSelector', 0),
-    ),
-    _P4 + '.PodsMetricStatus': (
-        (1, 'metricName', 'string', 8),
-        (2, 'currentAverageValue', _P19 + '.Quantity', 8),
-        (3, 'selector', _P20 + '.LabelSelector', 0),
-    ),
-    _P4 + '.ResourceMetricSource': (
-        (1, 'name', 'string', 8),
-        (2, 'targetAverageUtilization', 'int32', 0),
-        (3, 'targetAverageValue', _P19 + '.Quantity', 0),
-    ),
-    _P4 + '.ResourceMetricStatus': (
-        (1, 'name', 'string', 8),
-        (2, 'currentAverageUtilization', 'int32', 0),
-        (3, 'currentAverageValue', _P19 + '.Quantity', 8),
-    ),
-    _P4 + '.Scale': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P4 + '.ScaleSpec', 8),
-        (3, 'status', _P4 + '.ScaleStatus', 8),
-    ),
-    _P4 + '.ScaleSpec': (
-        (1, 'replicas', 'int32', 10),
-    ),
-    _P4 + '.ScaleStatus': (
-        (1, 'replicas', 'int32', 8),
-        (2, 'selector', 'string', 10),
-    ),
     _P5 + '.ContainerResourceMetricSource': (
         (1, 'name', 'string', 8),
-        (2, 'target', _P5 + '.MetricTarget', 8),
-        (3, 'container', 'string', 8),
+        (2, 'targetAverageUtilization', 'int32', 0),
+        (3, 'targetAverageValue', _P20 + '.Quantity', 0),
+        (5, 'container', 'string', 8),
     ),
     _P5 + '.ContainerResourceMetricStatus': (
         (1, 'name', 'string', 8),
-        (2, 'current', _P5 + '.MetricValueStatus', 8),
-        (3, 'container', 'string', 8),
+        (2, 'currentAverageUtilization', 'int32', 0),
+        (3, 'currentAverageValue', _P20 + '.Quantity', 8),
+        (4, 'container', 'string', 8),
     ),
     _P5 + '.CrossVersionObjectReference': (
         (1, 'kind', 'string', 8),
@@ -645,62 +559,45 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (3, 'apiVersion', 'string', 10),
     ),
     _P5 + '.ExternalMetricSource': (
-        (1, 'metric', _P5 + '.MetricIdentifier', 8),
-        (2, 'target', _P5 + '.MetricTarget', 8),
+        (1, 'metricName', 'string', 8),
+        (2, 'metricSelector', _P21 + '.LabelSelector', 0),
+        (3, 'targetValue', _P20 + '.Quantity', 0),
+        (4, 'targetAverageValue', _P20 + '.Quantity', 0),
     ),
     _P5 + '.ExternalMetricStatus': (
-        (1, 'metric', _P5 + '.MetricIdentifier', 8),
-        (2, 'current', _P5 + '.MetricValueStatus', 8),
-    ),
-    _P5 + '.HPAScalingPolicy': (
-        (1, 'type', 'string', 8),
-        (2, 'value', 'int32', 8),
-        (3, 'periodSeconds', 'int32', 8),
-    ),
-    _P5 + '.HPAScalingRules': (
-        (3, 'stabilizationWindowSeconds', 'int32', 0),
-        (1, 'selectPolicy', 'string', 0),
-        (2, 'policies', _P5 + '.HPAScalingPolicy', 1),
-        (4, 'tolerance', _P19 + '.Quantity', 0),
+        (1, 'metricName', 'string', 8),
+        (2, 'metricSelector', _P21 + '.LabelSelector', 0),
+        (3, 'currentValue', _P20 + '.Quantity', 8),
+        (4, 'currentAverageValue', _P20 + '.Quantity', 0),
     ),
     _P5 + '.HorizontalPodAutoscaler': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'spec', _P5 + '.HorizontalPodAutoscalerSpec', 8),
         (3, 'status', _P5 + '.HorizontalPodAutoscalerStatus', 8),
-    ),
-    _P5 + '.HorizontalPodAutoscalerBehavior': (
-        (1, 'scaleUp', _P5 + '.HPAScalingRules', 0),
-        (2, 'scaleDown', _P5 + '.HPAScalingRules', 0),
     ),
     _P5 + '.HorizontalPodAutoscalerCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
     _P5 + '.HorizontalPodAutoscalerList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'items', _P5 + '.HorizontalPodAutoscaler', 17),
     ),
     _P5 + '.HorizontalPodAutoscalerSpec': (
         (1, 'scaleTargetRef', _P5 + '.CrossVersionObjectReference', 8),
         (2, 'minReplicas', 'int32', 0),
         (3, 'maxReplicas', 'int32', 8),
-        (4, 'metrics', _P5 + '.MetricSpec', 1),
-        (5, 'behavior', _P5 + '.HorizontalPodAutoscalerBehavior', 0),
+        (4, 'targetCPUUtilizationPercentage', 'int32', 0),
     ),
     _P5 + '.HorizontalPodAutoscalerStatus': (
         (1, 'observedGeneration', 'int64', 0),
-        (2, 'lastScaleTime', _P20 + '.Time', 0),
-        (3, 'currentReplicas', 'int32', 10),
+        (2, 'lastScaleTime', _P21 + '.Time', 0),
+        (3, 'currentReplicas', 'int32', 8),
         (4, 'desiredReplicas', 'int32', 8),
-        (5, 'currentMetrics', _P5 + '.MetricStatus', 17),
-        (6, 'conditions', _P5 + '.HorizontalPodAutoscalerCondition', 1),
-    ),
-    _P5 + '.MetricIdentifier': (
-        (1, 'name', 'string', 8),
-        (2, 'selector', _P20 + '.LabelSelector', 0),
+        (5, 'currentCPUUtilizationPercentage', 'int32', 0),
     ),
     _P5 + '.MetricSpec': (
         (1, 'type', 'string', 8),
@@ -718,165 +615,300 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (7, 'containerResource', _P5 + '.ContainerResourceMetricStatus', 0),
         (5, 'external', _P5 + '.ExternalMetricStatus', 0),
     ),
-    _P5 + '.MetricTarget': (
-        (1, 'type', 'string', 8),
-        (2, 'value', _P19 + '.Quantity', 0),
-        (3, 'averageValue', _P19 + '.Quantity', 0),
-        (4, 'averageUtilization', 'int32', 0),
-    ),
-    _P5 + '.MetricValueStatus': (
-        (1, 'value', _P19 + '.Quantity', 0),
-        (2, 'averageValue', _P19 + '.Quantity', 0),
-        (3, 'averageUtilization', 'int32', 0),
-    ),
     _P5 + '.ObjectMetricSource': (
-        (1, 'describedObject', _P5 + '.CrossVersionObjectReference', 8),
-        (2, 'target', _P5 + '.MetricTarget', 8),
-        (3, 'metric', _P5 + '.MetricIdentifier', 8),
+        (1, 'target', _P5 + '.CrossVersionObjectReference', 8),
+        (2, 'metricName', 'string', 8),
+        (3, 'targetValue', _P20 + '.Quantity', 8),
+        (4, 'selector', _P21 + '.LabelSelector', 0),
+        (5, 'averageValue', _P20 + '.Quantity', 0),
     ),
     _P5 + '.ObjectMetricStatus': (
-        (1, 'metric', _P5 + '.MetricIdentifier', 8),
-        (2, 'current', _P5 + '.MetricValueStatus', 8),
-        (3, 'describedObject', _P5 + '.CrossVersionObjectReference', 8),
+        (1, 'target', _P5 + '.CrossVersionObjectReference', 8),
+        (2, 'metricName', 'string', 8),
+        (3, 'currentValue', _P20 + '.Quantity', 8),
+        (4, 'selector', _P21 + '.LabelSelector', 0),
+        (5, 'averageValue', _P20 + '.Quantity', 0),
     ),
     _P5 + '.PodsMetricSource': (
-        (1, 'metric', _P5 + '.MetricIdentifier', 8),
-        (2, 'target', _P5 + '.MetricTarget', 8),
+        (1, 'metricName', 'string', 8),
+        (2, 'targetAverageValue', _P20 + '.Quantity', 8),
+        (3, 'selector', _P21 + '.LabelSelector', 0),
     ),
     _P5 + '.PodsMetricStatus': (
-        (1, 'metric', _P5 + '.MetricIdentifier', 8),
-        (2, 'current', _P5 + '.MetricValueStatus', 8),
+        (1, 'metricName', 'string', 8),
+        (2, 'currentAverageValue', _P20 + '.Quantity', 8),
+        (3, 'selector', _P21 + '.LabelSelector', 0),
     ),
     _P5 + '.ResourceMetricSource': (
         (1, 'name', 'string', 8),
-        (2, 'target', _P5 + '.MetricTarget', 8),
+        (2, 'targetAverageUtilization', 'int32', 0),
+        (3, 'targetAverageValue', _P20 + '.Quantity', 0),
     ),
     _P5 + '.ResourceMetricStatus': (
         (1, 'name', 'string', 8),
-        (2, 'current', _P5 + '.MetricValueStatus', 8),
+        (2, 'currentAverageUtilization', 'int32', 0),
+        (3, 'currentAverageValue', _P20 + '.Quantity', 8),
     ),
-    _P6 + '.CronJob': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P6 + '.CronJobSpec', 8),
-        (3, 'status', _P6 + '.CronJobStatus', 8),
+    _P5 + '.Scale': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P5 + '.ScaleSpec', 8),
+        (3, 'status', _P5 + '.ScaleStatus', 8),
     ),
-    _P6 + '.CronJobList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P6 + '.CronJob', 17),
+    _P5 + '.ScaleSpec': (
+        (1, 'replicas', 'int32', 10),
     ),
-    _P6 + '.CronJobSpec': (
+    _P5 + '.ScaleStatus': (
+        (1, 'replicas', 'int32', 8),
+        (2, 'selector', 'string', 10),
+    ),
+    _P6 + '.ContainerResourceMetricSource': (
+        (1, 'name', 'string', 8),
+        (2, 'target', _P6 + '.MetricTarget', 8),
+        (3, 'container', 'string', 8),
+    ),
+    _P6 + '.ContainerResourceMetricStatus': (
+        (1, 'name', 'string', 8),
+        (2, 'current', _P6 + '.MetricValueStatus', 8),
+        (3, 'container', 'string', 8),
+    ),
+    _P6 + '.CrossVersionObjectReference': (
+        (1, 'kind', 'string', 8),
+        (2, 'name', 'string', 8),
+        (3, 'apiVersion', 'string', 10),
+    ),
+    _P6 + '.ExternalMetricSource': (
+        (1, 'metric', _P6 + '.MetricIdentifier', 8),
+        (2, 'target', _P6 + '.MetricTarget', 8),
+    ),
+    _P6 + '.ExternalMetricStatus': (
+        (1, 'metric', _P6 + '.MetricIdentifier', 8),
+        (2, 'current', _P6 + '.MetricValueStatus', 8),
+    ),
+    _P6 + '.HPAScalingPolicy': (
+        (1, 'type', 'string', 8),
+        (2, 'value', 'int32', 8),
+        (3, 'periodSeconds', 'int32', 8),
+    ),
+    _P6 + '.HPAScalingRules': (
+        (3, 'stabilizationWindowSeconds', 'int32', 0),
+        (1, 'selectPolicy', 'string', 0),
+        (2, 'policies', _P6 + '.HPAScalingPolicy', 1),
+        (4, 'tolerance', _P20 + '.Quantity', 0),
+    ),
+    _P6 + '.HorizontalPodAutoscaler': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P6 + '.HorizontalPodAutoscalerSpec', 8),
+        (3, 'status', _P6 + '.HorizontalPodAutoscalerStatus', 8),
+    ),
+    _P6 + '.HorizontalPodAutoscalerBehavior': (
+        (1, 'scaleUp', _P6 + '.HPAScalingRules', 0),
+        (2, 'scaleDown', _P6 + '.HPAScalingRules', 0),
+    ),
+    _P6 + '.HorizontalPodAutoscalerCondition': (
+        (1, 'type', 'string', 8),
+        (2, 'status', 'string', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
+        (4, 'reason', 'string', 10),
+        (5, 'message', 'string', 10),
+    ),
+    _P6 + '.HorizontalPodAutoscalerList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P6 + '.HorizontalPodAutoscaler', 17),
+    ),
+    _P6 + '.HorizontalPodAutoscalerSpec': (
+        (1, 'scaleTargetRef', _P6 + '.CrossVersionObjectReference', 8),
+        (2, 'minReplicas', 'int32', 0),
+        (3, 'maxReplicas', 'int32', 8),
+        (4, 'metrics', _P6 + '.MetricSpec', 1),
+        (5, 'behavior', _P6 + '.HorizontalPodAutoscalerBehavior', 0),
+    ),
+    _P6 + '.HorizontalPodAutoscalerStatus': (
+        (1, 'observedGeneration', 'int64', 0),
+        (2, 'lastScaleTime', _P21 + '.Time', 0),
+        (3, 'currentReplicas', 'int32', 10),
+        (4, 'desiredReplicas', 'int32', 8),
+        (5, 'currentMetrics', _P6 + '.MetricStatus', 17),
+        (6, 'conditions', _P6 + '.HorizontalPodAutoscalerCondition', 1),
+    ),
+    _P6 + '.MetricIdentifier': (
+        (1, 'name', 'string', 8),
+        (2, 'selector', _P21 + '.LabelSelector', 0),
+    ),
+    _P6 + '.MetricSpec': (
+        (1, 'type', 'string', 8),
+        (2, 'object', _P6 + '.ObjectMetricSource', 0),
+        (3, 'pods', _P6 + '.PodsMetricSource', 0),
+        (4, 'resource', _P6 + '.ResourceMetricSource', 0),
+        (7, 'containerResource', _P6 + '.ContainerResourceMetricSource', 0),
+        (5, 'external', _P6 + '.ExternalMetricSource', 0),
+    ),
+    _P6 + '.MetricStatus': (
+        (1, 'type', 'string', 8),
+        (2, 'object', _P6 + '.ObjectMetricStatus', 0),
+        (3, 'pods', _P6 + '.PodsMetricStatus', 0),
+        (4, 'resource', _P6 + '.ResourceMetricStatus', 0),
+        (7, 'containerResource', _P6 + '.ContainerResourceMetricStatus', 0),
+        (5, 'external', _P6 + '.ExternalMetricStatus', 0),
+    ),
+    _P6 + '.MetricTarget': (
+        (1, 'type', 'string', 8),
+        (2, 'value', _P20 + '.Quantity', 0),
+        (3, 'averageValue', _P20 + '.Quantity', 0),
+        (4, 'averageUtilization', 'int32', 0),
+    ),
+    _P6 + '.MetricValueStatus': (
+        (1, 'value', _P20 + '.Quantity', 0),
+        (2, 'averageValue', _P20 + '.Quantity', 0),
+        (3, 'averageUtilization', 'int32', 0),
+    ),
+    _P6 + '.ObjectMetricSource': (
+        (1, 'describedObject', _P6 + '.CrossVersionObjectReference', 8),
+        (2, 'target', _P6 + '.MetricTarget', 8),
+        (3, 'metric', _P6 + '.MetricIdentifier', 8),
+    ),
+    _P6 + '.ObjectMetricStatus': (
+        (1, 'metric', _P6 + '.MetricIdentifier', 8),
+        (2, 'current', _P6 + '.MetricValueStatus', 8),
+        (3, 'describedObject', _P6 + '.CrossVersionObjectReference', 8),
+    ),
+    _P6 + '.PodsMetricSource': (
+        (1, 'metric', _P6 + '.MetricIdentifier', 8),
+        (2, 'target', _P6 + '.MetricTarget', 8),
+    ),
+    _P6 + '.PodsMetricStatus': (
+        (1, 'metric', _P6 + '.MetricIdentifier', 8),
+        (2, 'current', _P6 + '.MetricValueStatus', 8),
+    ),
+    _P6 + '.ResourceMetricSource': (
+        (1, 'name', 'string', 8),
+        (2, 'target', _P6 + '.MetricTarget', 8),
+    ),
+    _P6 + '.ResourceMetricStatus': (
+        (1, 'name', 'string', 8),
+        (2, 'current', _P6 + '.MetricValueStatus', 8),
+    ),
+    _P7 + '.CronJob': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P7 + '.CronJobSpec', 8),
+        (3, 'status', _P7 + '.CronJobStatus', 8),
+    ),
+    _P7 + '.CronJobList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P7 + '.CronJob', 17),
+    ),
+    _P7 + '.CronJobSpec': (
         (1, 'schedule', 'string', 8),
         (8, 'timeZone', 'string', 0),
         (2, 'startingDeadlineSeconds', 'int64', 0),
         (3, 'concurrencyPolicy', 'string', 10),
         (4, 'suspend', 'bool', 0),
-        (5, 'jobTemplate', _P6 + '.JobTemplateSpec', 8),
+        (5, 'jobTemplate', _P7 + '.JobTemplateSpec', 8),
         (6, 'successfulJobsHistoryLimit', 'int32', 0),
         (7, 'failedJobsHistoryLimit', 'int32', 0),
     ),
-    _P6 + '.CronJobStatus': (
-        (1, 'active', _P9 + '.ObjectReference', 1),
-        (4, 'lastScheduleTime', _P20 + '.Time', 0),
-        (5, 'lastSuccessfulTime', _P20 + '.Time', 0),
+    _P7 + '.CronJobStatus': (
+        (1, 'active', _P10 + '.ObjectReference', 1),
+        (4, 'lastScheduleTime', _P21 + '.Time', 0),
+        (5, 'lastSuccessfulTime', _P21 + '.Time', 0),
     ),
-    _P6 + '.Job': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P6 + '.JobSpec', 8),
-        (3, 'status', _P6 + '.JobStatus', 8),
+    _P7 + '.Job': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P7 + '.JobSpec', 8),
+        (3, 'status', _P7 + '.JobStatus', 8),
     ),
-    _P6 + '.JobCondition': (
+    _P7 + '.JobCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastProbeTime', _P20 + '.Time', 8),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastProbeTime', _P21 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 10),
         (6, 'message', 'string', 10),
     ),
-    _P6 + '.JobList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P6 + '.Job', 17),
+    _P7 + '.JobList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P7 + '.Job', 17),
     ),
-    _P6 + '.JobSpec': (
+    _P7 + '.JobSpec': (
         (1, 'parallelism', 'int32', 0),
         (2, 'completions', 'int32', 0),
         (3, 'activeDeadlineSeconds', 'int64', 0),
-        (11, 'podFailurePolicy', _P6 + '.PodFailurePolicy', 0),
-        (16, 'successPolicy', _P6 + '.SuccessPolicy', 0),
+        (11, 'podFailurePolicy', _P7 + '.PodFailurePolicy', 0),
+        (16, 'successPolicy', _P7 + '.SuccessPolicy', 0),
         (7, 'backoffLimit', 'int32', 0),
         (12, 'backoffLimitPerIndex', 'int32', 0),
         (13, 'maxFailedIndexes', 'int32', 0),
-        (4, 'selector', _P20 + '.LabelSelector', 0),
+        (4, 'selector', _P21 + '.LabelSelector', 0),
         (5, 'manualSelector', 'bool', 0),
-        (6, 'template', _P9 + '.PodTemplateSpec', 8),
+        (6, 'template', _P10 + '.PodTemplateSpec', 8),
         (8, 'ttlSecondsAfterFinished', 'int32', 0),
         (9, 'completionMode', 'string', 0),
         (10, 'suspend', 'bool', 0),
         (14, 'podReplacementPolicy', 'string', 0),
         (15, 'managedBy', 'string', 0),
     ),
-    _P6 + '.JobStatus': (
-        (1, 'conditions', _P6 + '.JobCondition', 1),
-        (2, 'startTime', _P20 + '.Time', 0),
-        (3, 'completionTime', _P20 + '.Time', 0),
+    _P7 + '.JobStatus': (
+        (1, 'conditions', _P7 + '.JobCondition', 1),
+        (2, 'startTime', _P21 + '.Time', 0),
+        (3, 'completionTime', _P21 + '.Time', 0),
         (4, 'active', 'int32', 10),
         (5, 'succeeded', 'int32', 10),
         (6, 'failed', 'int32', 10),
         (11, 'terminating', 'int32', 0),
         (7, 'completedIndexes', 'string', 10),
         (10, 'failedIndexes', 'string', 0),
-        (8, 'uncountedTerminatedPods', _P6 + '.UncountedTerminatedPods', 0),
+        (8, 'uncountedTerminatedPods', _P7 + '.UncountedTerminatedPods', 0),
         (9, 'ready', 'int32', 0),
     ),
-    _P6 + '.JobTemplateSpec': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P6 + '.JobSpec', 8),
+    _P7 + '.JobTemplateSpec': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P7 + '.JobSpec', 8),
     ),
-    _P6 + '.PodFailurePolicy': (
-        (1, 'rules', _P6 + '.PodFailurePolicyRule', 17),
+    _P7 + '.PodFailurePolicy': (
+        (1, 'rules', _P7 + '.PodFailurePolicyRule', 17),
     ),
-    _P6 + '.PodFailurePolicyOnExitCodesRequirement': (
+    _P7 + '.PodFailurePolicyOnExitCodesRequirement': (
         (1, 'containerName', 'string', 0),
         (2, 'operator', 'string', 8),
         (3, 'values', 'int32', 17),
     ),
-    _P6 + '.PodFailurePolicyOnPodConditionsPattern': (
+    _P7 + '.PodFailurePolicyOnPodConditionsPattern': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
     ),
-    _P6 + '.PodFailurePolicyRule': (
+    _P7 + '.PodFailurePolicyRule': (
         (1, 'action', 'string', 8),
-        (2, 'onExitCodes', _P6 + '.PodFailurePolicyOnExitCodesRequirement', 0),
-        (3, 'onPodConditions', _P6 + '.PodFailurePolicyOnPodConditionsPattern', 1),
+        (2, 'onExitCodes', _P7 + '.PodFailurePolicyOnExitCodesRequirement', 0),
+        (3, 'onPodConditions', _P7 + '.PodFailurePolicyOnPodConditionsPattern', 1),
     ),
-    _P6 + '.SuccessPolicy': (
-        (1, 'rules', _P6 + '.SuccessPolicyRule', 17),
+    _P7 + '.SuccessPolicy': (
+        (1, 'rules', _P7 + '.SuccessPolicyRule', 17),
     ),
-    _P6 + '.SuccessPolicyRule': (
+    _P7 + '.SuccessPolicyRule': (
         (1, 'succeededIndexes', 'string', 0),
         (2, 'succeededCount', 'int32', 0),
     ),
-    _P6 + '.UncountedTerminatedPods': (
+    _P7 + '.UncountedTerminatedPods': (
         (1, 'succeeded', 'string', 1),
         (2, 'failed', 'string', 1),
     ),
-    _P7 + '.CertificateSigningRequest': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P7 + '.CertificateSigningRequestSpec', 8),
-        (3, 'status', _P7 + '.CertificateSigningRequestStatus', 8),
+    _P8 + '.CertificateSigningRequest': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P8 + '.CertificateSigningRequestSpec', 8),
+        (3, 'status', _P8 + '.CertificateSigningRequestStatus', 8),
     ),
-    _P7 + '.CertificateSigningRequestCondition': (
+    _P8 + '.CertificateSigningRequestCondition': (
         (1, 'type', 'string', 8),
         (6, 'status', 'string', 8),
         (2, 'reason', 'string', 10),
         (3, 'message', 'string', 10),
-        (4, 'lastUpdateTime', _P20 + '.Time', 8),
-        (5, 'lastTransitionTime', _P20 + '.Time', 8),
+        (4, 'lastUpdateTime', _P21 + '.Time', 8),
+        (5, 'lastTransitionTime', _P21 + '.Time', 8),
     ),
-    _P7 + '.CertificateSigningRequestList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P7 + '.CertificateSigningRequest', 17),
+    _P8 + '.CertificateSigningRequestList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P8 + '.CertificateSigningRequest', 17),
     ),
-    _P7 + '.CertificateSigningRequestSpec': (
+    _P8 + '.CertificateSigningRequestSpec': (
         (1, 'request', 'bytes', 16),
         (7, 'signerName', 'string', 8),
         (8, 'expirationSeconds', 'int32', 0),
@@ -884,55 +916,55 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (2, 'username', 'string', 10),
         (3, 'uid', 'string', 10),
         (4, 'groups', 'string', 1),
-        (6, 'extra', ('map', 'string', _P7 + '.ExtraValue'), 0),
+        (6, 'extra', ('map', 'string', _P8 + '.ExtraValue'), 0),
     ),
-    _P7 + '.CertificateSigningRequestStatus': (
-        (1, 'conditions', _P7 + '.CertificateSigningRequestCondition', 1),
+    _P8 + '.CertificateSigningRequestStatus': (
+        (1, 'conditions', _P8 + '.CertificateSigningRequestCondition', 1),
         (2, 'certificate', 'bytes', 0),
     ),
-    _P7 + '.ExtraValue': (
+    _P8 + '.ExtraValue': (
         (1, 'items', 'string', 1),
     ),
-    _P8 + '.Lease': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P8 + '.LeaseSpec', 8),
+    _P9 + '.Lease': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P9 + '.LeaseSpec', 8),
     ),
-    _P8 + '.LeaseList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P8 + '.Lease', 17),
+    _P9 + '.LeaseList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P9 + '.Lease', 17),
     ),
-    _P8 + '.LeaseSpec': (
+    _P9 + '.LeaseSpec': (
         (1, 'holderIdentity', 'string', 0),
         (2, 'leaseDurationSeconds', 'int32', 0),
-        (3, 'acquireTime', _P20 + '.MicroTime', 0),
-        (4, 'renewTime', _P20 + '.MicroTime', 0),
+        (3, 'acquireTime', _P21 + '.MicroTime', 0),
+        (4, 'renewTime', _P21 + '.MicroTime', 0),
         (5, 'leaseTransitions', 'int32', 0),
         (6, 'strategy', 'string', 0),
         (7, 'preferredHolder', 'string', 0),
     ),
-    _P9 + '.AWSElasticBlockStoreVolumeSource': (
+    _P10 + '.AWSElasticBlockStoreVolumeSource': (
         (1, 'volumeID', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'partition', 'int32', 10),
         (4, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.Affinity': (
-        (1, 'nodeAffinity', _P9 + '.NodeAffinity', 0),
-        (2, 'podAffinity', _P9 + '.PodAffinity', 0),
-        (3, 'podAntiAffinity', _P9 + '.PodAntiAffinity', 0),
+    _P10 + '.Affinity': (
+        (1, 'nodeAffinity', _P10 + '.NodeAffinity', 0),
+        (2, 'podAffinity', _P10 + '.PodAffinity', 0),
+        (3, 'podAntiAffinity', _P10 + '.PodAntiAffinity', 0),
     ),
-    _P9 + '.AppArmorProfile': (
+    _P10 + '.AppArmorProfile': (
         (1, 'type', 'string', 8),
         (2, 'localhostProfile', 'string', 0),
     ),
-    _P9 + '.AttachedVolume': (
+    _P10 + '.AttachedVolume': (
         (1, 'name', 'string', 8),
         (2, 'devicePath', 'string', 8),
     ),
-    _P9 + '.AvoidPods': (
-        (1, 'preferAvoidPods', _P9 + '.PreferAvoidPodsEntry', 1),
+    _P10 + '.AvoidPods': (
+        (1, 'preferAvoidPods', _P10 + '.PreferAvoidPodsEntry', 1),
     ),
-    _P9 + '.AzureDiskVolumeSource': (
+    _P10 + '.AzureDiskVolumeSource': (
         (1, 'diskName', 'string', 8),
         (2, 'diskURI', 'string', 8),
         (3, 'cachingMode', 'string', 0),
@@ -940,415 +972,415 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'readOnly', 'bool', 0),
         (6, 'kind', 'string', 0),
     ),
-    _P9 + '.AzureFilePersistentVolumeSource': (
+    _P10 + '.AzureFilePersistentVolumeSource': (
         (1, 'secretName', 'string', 8),
         (2, 'shareName', 'string', 8),
         (3, 'readOnly', 'bool', 10),
         (4, 'secretNamespace', 'string', 16),
     ),
-    _P9 + '.AzureFileVolumeSource': (
+    _P10 + '.AzureFileVolumeSource': (
         (1, 'secretName', 'string', 8),
         (2, 'shareName', 'string', 8),
         (3, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.Binding': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'target', _P9 + '.ObjectReference', 8),
+    _P10 + '.Binding': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'target', _P10 + '.ObjectReference', 8),
     ),
-    _P9 + '.CSIPersistentVolumeSource': (
+    _P10 + '.CSIPersistentVolumeSource': (
         (1, 'driver', 'string', 8),
         (2, 'volumeHandle', 'string', 8),
         (3, 'readOnly', 'bool', 10),
         (4, 'fsType', 'string', 10),
         (5, 'volumeAttributes', ('map', 'string', 'string'), 0),
-        (6, 'controllerPublishSecretRef', _P9 + '.SecretReference', 0),
-        (7, 'nodeStageSecretRef', _P9 + '.SecretReference', 0),
-        (8, 'nodePublishSecretRef', _P9 + '.SecretReference', 0),
-        (9, 'controllerExpandSecretRef', _P9 + '.SecretReference', 0),
-        (10, 'nodeExpandSecretRef', _P9 + '.SecretReference', 0),
+        (6, 'controllerPublishSecretRef', _P10 + '.SecretReference', 0),
+        (7, 'nodeStageSecretRef', _P10 + '.SecretReference', 0),
+        (8, 'nodePublishSecretRef', _P10 + '.SecretReference', 0),
+        (9, 'controllerExpandSecretRef', _P10 + '.SecretReference', 0),
+        (10, 'nodeExpandSecretRef', _P10 + '.SecretReference', 0),
     ),
-    _P9 + '.CSIVolumeSource': (
+    _P10 + '.CSIVolumeSource': (
         (1, 'driver', 'string', 8),
         (2, 'readOnly', 'bool', 0),
         (3, 'fsType', 'string', 0),
         (4, 'volumeAttributes', ('map', 'string', 'string'), 0),
-        (5, 'nodePublishSecretRef', _P9 + '.LocalObjectReference', 0),
+        (5, 'nodePublishSecretRef', _P10 + '.LocalObjectReference', 0),
     ),
-    _P9 + '.Capabilities': (
+    _P10 + '.Capabilities': (
         (1, 'add', 'string', 1),
         (2, 'drop', 'string', 1),
     ),
-    _P9 + '.CephFSPersistentVolumeSource': (
+    _P10 + '.CephFSPersistentVolumeSource': (
         (1, 'monitors', 'string', 17),
         (2, 'path', 'string', 10),
         (3, 'user', 'string', 10),
         (4, 'secretFile', 'string', 10),
-        (5, 'secretRef', _P9 + '.SecretReference', 0),
+        (5, 'secretRef', _P10 + '.SecretReference', 0),
         (6, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.CephFSVolumeSource': (
+    _P10 + '.CephFSVolumeSource': (
         (1, 'monitors', 'string', 17),
         (2, 'path', 'string', 10),
         (3, 'user', 'string', 10),
         (4, 'secretFile', 'string', 10),
-        (5, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (5, 'secretRef', _P10 + '.LocalObjectReference', 0),
         (6, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.CinderPersistentVolumeSource': (
+    _P10 + '.CinderPersistentVolumeSource': (
         (1, 'volumeID', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'readOnly', 'bool', 10),
-        (4, 'secretRef', _P9 + '.SecretReference', 0),
+        (4, 'secretRef', _P10 + '.SecretReference', 0),
     ),
-    _P9 + '.CinderVolumeSource': (
+    _P10 + '.CinderVolumeSource': (
         (1, 'volumeID', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'readOnly', 'bool', 10),
-        (4, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (4, 'secretRef', _P10 + '.LocalObjectReference', 0),
     ),
-    _P9 + '.ClientIPConfig': (
+    _P10 + '.ClientIPConfig': (
         (1, 'timeoutSeconds', 'int32', 0),
     ),
-    _P9 + '.ClusterTrustBundleProjection': (
+    _P10 + '.ClusterTrustBundleProjection': (
         (1, 'name', 'string', 0),
         (2, 'signerName', 'string', 0),
-        (3, 'labelSelector', _P20 + '.LabelSelector', 0),
+        (3, 'labelSelector', _P21 + '.LabelSelector', 0),
         (5, 'optional', 'bool', 0),
         (4, 'path', 'string', 8),
     ),
-    _P9 + '.ComponentCondition': (
+    _P10 + '.ComponentCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
         (3, 'message', 'string', 10),
         (4, 'error', 'string', 10),
     ),
-    _P9 + '.ComponentStatus': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'conditions', _P9 + '.ComponentCondition', 1),
+    _P10 + '.ComponentStatus': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'conditions', _P10 + '.ComponentCondition', 1),
     ),
-    _P9 + '.ComponentStatusList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.ComponentStatus', 17),
+    _P10 + '.ComponentStatusList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.ComponentStatus', 17),
     ),
-    _P9 + '.ConfigMap': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P10 + '.ConfigMap': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (4, 'immutable', 'bool', 0),
         (2, 'data', ('map', 'string', 'string'), 0),
         (3, 'binaryData', ('map', 'string', 'bytes'), 0),
     ),
-    _P9 + '.ConfigMapEnvSource': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
+    _P10 + '.ConfigMapEnvSource': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
         (2, 'optional', 'bool', 0),
     ),
-    _P9 + '.ConfigMapKeySelector': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
+    _P10 + '.ConfigMapKeySelector': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
         (2, 'key', 'string', 8),
         (3, 'optional', 'bool', 0),
     ),
-    _P9 + '.ConfigMapList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.ConfigMap', 17),
+    _P10 + '.ConfigMapList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.ConfigMap', 17),
     ),
-    _P9 + '.ConfigMapNodeConfigSource': (
+    _P10 + '.ConfigMapNodeConfigSource': (
         (1, 'namespace', 'string', 8),
         (2, 'name', 'string', 8),
         (3, 'uid', 'string', 10),
         (4, 'resourceVersion', 'string', 10),
         (5, 'kubeletConfigKey', 'string', 8),
     ),
-    _P9 + '.ConfigMapProjection': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
-        (2, 'items', _P9 + '.KeyToPath', 1),
+    _P10 + '.ConfigMapProjection': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
+        (2, 'items', _P10 + '.KeyToPath', 1),
         (4, 'optional', 'bool', 0),
     ),
-    _P9 + '.ConfigMapVolumeSource': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
-        (2, 'items', _P9 + '.KeyToPath', 1),
+    _P10 + '.ConfigMapVolumeSource': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
+        (2, 'items', _P10 + '.KeyToPath', 1),
         (3, 'defaultMode', 'int32', 0),
         (4, 'optional', 'bool', 0),
     ),
-    _P9 + '.Container': (
+    _P10 + '.Container': (
         (1, 'name', 'string', 8),
         (2, 'image', 'string', 10),
         (3, 'command', 'string', 1),
         (4, 'args', 'string', 1),
         (5, 'workingDir', 'string', 10),
-        (6, 'ports', _P9 + '.ContainerPort', 1),
-        (19, 'envFrom', _P9 + '.EnvFromSource', 1),
-        (7, 'env', _P9 + '.EnvVar', 1),
-        (8, 'resources', _P9 + '.ResourceRequirements', 8),
-        (23, 'resizePolicy', _P9 + '.ContainerResizePolicy', 1),
+        (6, 'ports', _P10 + '.ContainerPort', 1),
+        (19, 'envFrom', _P10 + '.EnvFromSource', 1),
+        (7, 'env', _P10 + '.EnvVar', 1),
+        (8, 'resources', _P10 + '.ResourceRequirements', 8),
+        (23, 'resizePolicy', _P10 + '.ContainerResizePolicy', 1),
         (24, 'restartPolicy', 'string', 0),
-        (9, 'volumeMounts', _P9 + '.VolumeMount', 1),
-        (21, 'volumeDevices', _P9 + '.VolumeDevice', 1),
-        (10, 'livenessProbe', _P9 + '.Probe', 0),
-        (11, 'readinessProbe', _P9 + '.Probe', 0),
-        (22, 'startupProbe', _P9 + '.Probe', 0),
-        (12, 'lifecycle', _P9 + '.Lifecycle', 0),
+        (9, 'volumeMounts', _P10 + '.VolumeMount', 1),
+        (21, 'volumeDevices', _P10 + '.VolumeDevice', 1),
+        (10, 'livenessProbe', _P10 + '.Probe', 0),
+        (11, 'readinessProbe', _P10 + '.Probe', 0),
+        (22, 'startupProbe', _P10 + '.Probe', 0),
+        (12, 'lifecycle', _P10 + '.Lifecycle', 0),
         (13, 'terminationMessagePath', 'string', 10),
         (20, 'terminationMessagePolicy', 'string', 10),
         (14, 'imagePullPolicy', 'string', 10),
-        (15, 'securityContext', _P9 + '.SecurityContext', 0),
+        (15, 'securityContext', _P10 + '.SecurityContext', 0),
         (16, 'stdin', 'bool', 10),
         (17, 'stdinOnce', 'bool', 10),
         (18, 'tty', 'bool', 10),
     ),
-    _P9 + '.ContainerImage': (
+    _P10 + '.ContainerImage': (
         (1, 'names', 'string', 17),
         (2, 'sizeBytes', 'int64', 10),
     ),
-    _P9 + '.ContainerPort': (
+    _P10 + '.ContainerPort': (
         (1, 'name', 'string', 10),
         (2, 'hostPort', 'int32', 10),
         (3, 'containerPort', 'int32', 8),
         (4, 'protocol', 'string', 10),
         (5, 'hostIP', 'string', 10),
     ),
-    _P9 + '.ContainerResizePolicy': (
+    _P10 + '.ContainerResizePolicy': (
         (1, 'resourceName', 'string', 8),
         (2, 'restartPolicy', 'string', 8),
     ),
-    _P9 + '.ContainerState': (
-        (1, 'waiting', _P9 + '.ContainerStateWaiting', 0),
-        (2, 'running', _P9 + '.ContainerStateRunning', 0),
-        (3, 'terminated', _P9 + '.ContainerStateTerminated', 0),
+    _P10 + '.ContainerState': (
+        (1, 'waiting', _P10 + '.ContainerStateWaiting', 0),
+        (2, 'running', _P10 + '.ContainerStateRunning', 0),
+        (3, 'terminated', _P10 + '.ContainerStateTerminated', 0),
     ),
-    _P9 + '.ContainerStateRunning': (
-        (1, 'startedAt', _P20 + '.Time', 8),
+    _P10 + '.ContainerStateRunning': (
+        (1, 'startedAt', _P21 + '.Time', 8),
     ),
-    _P9 + '.ContainerStateTerminated': (
+    _P10 + '.ContainerStateTerminated': (
         (1, 'exitCode', 'int32', 8),
         (2, 'signal', 'int32', 10),
         (3, 'reason', 'string', 10),
         (4, 'message', 'string', 10),
-        (5, 'startedAt', _P20 + '.Time', 8),
-        (6, 'finishedAt', _P20 + '.Time', 8),
+        (5, 'startedAt', _P21 + '.Time', 8),
+        (6, 'finishedAt', _P21 + '.Time', 8),
         (7, 'containerID', 'string', 10),
     ),
-    _P9 + '.ContainerStateWaiting': (
+    _P10 + '.ContainerStateWaiting': (
         (1, 'reason', 'string', 10),
         (2, 'message', 'string', 10),
     ),
-    _P9 + '.ContainerStatus': (
+    _P10 + '.ContainerStatus': (
         (1, 'name', 'string', 8),
-        (2, 'state', _P9 + '.ContainerState', 8),
-        (3, 'lastState', _P9 + '.ContainerState', 8),
+        (2, 'state', _P10 + '.ContainerState', 8),
+        (3, 'lastState', _P10 + '.ContainerState', 8),
         (4, 'ready', 'bool', 8),
         (5, 'restartCount', 'int32', 8),
         (6, 'image', 'string', 8),
         (7, 'imageID', 'string', 8),
         (8, 'containerID', 'string', 10),
         (9, 'started', 'bool', 0),
-        (10, 'allocatedResources', ('map', 'string', _P19 + '.Quantity'), 0),
-        (11, 'resources', _P9 + '.ResourceRequirements', 0),
-        (12, 'volumeMounts', _P9 + '.VolumeMountStatus', 1),
-        (13, 'user', _P9 + '.ContainerUser', 0),
-        (14, 'allocatedResourcesStatus', _P9 + '.ResourceStatus', 1),
+        (10, 'allocatedResources', ('map', 'string', _P20 + '.Quantity'), 0),
+        (11, 'resources', _P10 + '.ResourceRequirements', 0),
+        (12, 'volumeMounts', _P10 + '.VolumeMountStatus', 1),
+        (13, 'user', _P10 + '.ContainerUser', 0),
+        (14, 'allocatedResourcesStatus', _P10 + '.ResourceStatus', 1),
         (15, 'stopSignal', 'string', 0),
     ),
-    _P9 + '.ContainerUser': (
-        (1, 'linux', _P9 + '.LinuxContainerUser', 0),
+    _P10 + '.ContainerUser': (
+        (1, 'linux', _P10 + '.LinuxContainerUser', 0),
     ),
-    _P9 + '.DaemonEndpoint': (
+    _P10 + '.DaemonEndpoint': (
         (1, 'Port', 'int32', 8),
     ),
-    _P9 + '.DownwardAPIProjection': (
-        (1, 'items', _P9 + '.DownwardAPIVolumeFile', 1),
+    _P10 + '.DownwardAPIProjection': (
+        (1, 'items', _P10 + '.DownwardAPIVolumeFile', 1),
     ),
-    _P9 + '.DownwardAPIVolumeFile': (
+    _P10 + '.DownwardAPIVolumeFile': (
         (1, 'path', 'string', 8),
-        (2, 'fieldRef', _P9 + '.ObjectFieldSelector', 0),
-        (3, 'resourceFieldRef', _P9 + '.ResourceFieldSelector', 0),
+        (2, 'fieldRef', _P10 + '.ObjectFieldSelector', 0),
+        (3, 'resourceFieldRef', _P10 + '.ResourceFieldSelector', 0),
         (4, 'mode', 'int32', 0),
     ),
-    _P9 + '.DownwardAPIVolumeSource': (
-        (1, 'items', _P9 + '.DownwardAPIVolumeFile', 1),
+    _P10 + '.DownwardAPIVolumeSource': (
+        (1, 'items', _P10 + '.DownwardAPIVolumeFile', 1),
         (2, 'defaultMode', 'int32', 0),
     ),
-    _P9 + '.EmptyDirVolumeSource': (
+    _P10 + '.EmptyDirVolumeSource': (
         (1, 'medium', 'string', 10),
-        (2, 'sizeLimit', _P19 + '.Quantity', 0),
+        (2, 'sizeLimit', _P20 + '.Quantity', 0),
     ),
-    _P9 + '.EndpointAddress': (
+    _P10 + '.EndpointAddress': (
         (1, 'ip', 'string', 8),
         (3, 'hostname', 'string', 10),
         (4, 'nodeName', 'string', 0),
-        (2, 'targetRef', _P9 + '.ObjectReference', 0),
+        (2, 'targetRef', _P10 + '.ObjectReference', 0),
     ),
-    _P9 + '.EndpointPort': (
+    _P10 + '.EndpointPort': (
         (1, 'name', 'string', 10),
         (2, 'port', 'int32', 8),
         (3, 'protocol', 'string', 10),
         (4, 'appProtocol', 'string', 0),
     ),
-    _P9 + '.EndpointSubset': (
-        (1, 'addresses', _P9 + '.EndpointAddress', 1),
-        (2, 'notReadyAddresses', _P9 + '.EndpointAddress', 1),
-        (3, 'ports', _P9 + '.EndpointPort', 1),
+    _P10 + '.EndpointSubset': (
+        (1, 'addresses', _P10 + '.EndpointAddress', 1),
+        (2, 'notReadyAddresses', _P10 + '.EndpointAddress', 1),
+        (3, 'ports', _P10 + '.EndpointPort', 1),
     ),
-    _P9 + '.Endpoints': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'subsets', _P9 + '.EndpointSubset', 1),
+    _P10 + '.Endpoints': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'subsets', _P10 + '.EndpointSubset', 1),
     ),
-    _P9 + '.EndpointsList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Endpoints', 17),
+    _P10 + '.EndpointsList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Endpoints', 17),
     ),
-    _P9 + '.EnvFromSource': (
+    _P10 + '.EnvFromSource': (
         (1, 'prefix', 'string', 10),
-        (2, 'configMapRef', _P9 + '.ConfigMapEnvSource', 0),
-        (3, 'secretRef', _P9 + '.SecretEnvSource', 0),
+        (2, 'configMapRef', _P10 + '.ConfigMapEnvSource', 0),
+        (3, 'secretRef', _P10 + '.SecretEnvSource', 0),
     ),
-    _P9 + '.EnvVar': (
+    _P10 + '.EnvVar': (
         (1, 'name', 'string', 8),
         (2, 'value', 'string', 10),
-        (3, 'valueFrom', _P9 + '.EnvVarSource', 0),
+        (3, 'valueFrom', _P10 + '.EnvVarSource', 0),
     ),
-    _P9 + '.EnvVarSource': (
-        (1, 'fieldRef', _P9 + '.ObjectFieldSelector', 0),
-        (2, 'resourceFieldRef', _P9 + '.ResourceFieldSelector', 0),
-        (3, 'configMapKeyRef', _P9 + '.ConfigMapKeySelector', 0),
-        (4, 'secretKeyRef', _P9 + '.SecretKeySelector', 0),
+    _P10 + '.EnvVarSource': (
+        (1, 'fieldRef', _P10 + '.ObjectFieldSelector', 0),
+        (2, 'resourceFieldRef', _P10 + '.ResourceFieldSelector', 0),
+        (3, 'configMapKeyRef', _P10 + '.ConfigMapKeySelector', 0),
+        (4, 'secretKeyRef', _P10 + '.SecretKeySelector', 0),
     ),
-    _P9 + '.EphemeralContainer': (
-        (1, 'ephemeralContainerCommon', _P9 + '.EphemeralContainerCommon', 4),
+    _P10 + '.EphemeralContainer': (
+        (1, 'ephemeralContainerCommon', _P10 + '.EphemeralContainerCommon', 4),
         (2, 'targetContainerName', 'string', 10),
     ),
-    _P9 + '.EphemeralContainerCommon': (
+    _P10 + '.EphemeralContainerCommon': (
         (1, 'name', 'string', 8),
         (2, 'image', 'string', 10),
         (3, 'command', 'string', 1),
         (4, 'args', 'string', 1),
         (5, 'workingDir', 'string', 10),
-        (6, 'ports', _P9 + '.ContainerPort', 1),
-        (19, 'envFrom', _P9 + '.EnvFromSource', 1),
-        (7, 'env', _P9 + '.EnvVar', 1),
-        (8, 'resources', _P9 + '.ResourceRequirements', 8),
-        (23, 'resizePolicy', _P9 + '.ContainerResizePolicy', 1),
+        (6, 'ports', _P10 + '.ContainerPort', 1),
+        (19, 'envFrom', _P10 + '.EnvFromSource', 1),
+        (7, 'env', _P10 + '.EnvVar', 1),
+        (8, 'resources', _P10 + '.ResourceRequirements', 8),
+        (23, 'resizePolicy', _P10 + '.ContainerResizePolicy', 1),
         (24, 'restartPolicy', 'string', 0),
-        (9, 'volumeMounts', _P9 + '.VolumeMount', 1),
-        (21, 'volumeDevices', _P9 + '.VolumeDevice', 1),
-        (10, 'livenessProbe', _P9 + '.Probe', 0),
-        (11, 'readinessProbe', _P9 + '.Probe', 0),
-        (22, 'startupProbe', _P9 + '.Probe', 0),
-        (12, 'lifecycle', _P9 + '.Lifecycle', 0),
+        (9, 'volumeMounts', _P10 + '.VolumeMount', 1),
+        (21, 'volumeDevices', _P10 + '.VolumeDevice', 1),
+        (10, 'livenessProbe', _P10 + '.Probe', 0),
+        (11, 'readinessProbe', _P10 + '.Probe', 0),
+        (22, 'startupProbe', _P10 + '.Probe', 0),
+        (12, 'lifecycle', _P10 + '.Lifecycle', 0),
         (13, 'terminationMessagePath', 'string', 10),
         (20, 'terminationMessagePolicy', 'string', 10),
         (14, 'imagePullPolicy', 'string', 10),
-        (15, 'securityContext', _P9 + '.SecurityContext', 0),
+        (15, 'securityContext', _P10 + '.SecurityContext', 0),
         (16, 'stdin', 'bool', 10),
         (17, 'stdinOnce', 'bool', 10),
         (18, 'tty', 'bool', 10),
     ),
-    _P9 + '.EphemeralVolumeSource': (
-        (1, 'volumeClaimTemplate', _P9 + '.PersistentVolumeClaimTemplate', 0),
+    _P10 + '.EphemeralVolumeSource': (
+        (1, 'volumeClaimTemplate', _P10 + '.PersistentVolumeClaimTemplate', 0),
     ),
-    _P9 + '.Event': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'involvedObject', _P9 + '.ObjectReference', 8),
+    _P10 + '.Event': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'involvedObject', _P10 + '.ObjectReference', 8),
         (3, 'reason', 'string', 10),
         (4, 'message', 'string', 10),
-        (5, 'source', _P9 + '.EventSource', 8),
-        (6, 'firstTimestamp', _P20 + '.Time', 8),
-        (7, 'lastTimestamp', _P20 + '.Time', 8),
+        (5, 'source', _P10 + '.EventSource', 8),
+        (6, 'firstTimestamp', _P21 + '.Time', 8),
+        (7, 'lastTimestamp', _P21 + '.Time', 8),
         (8, 'count', 'int32', 10),
         (9, 'type', 'string', 10),
-        (10, 'eventTime', _P20 + '.MicroTime', 8),
-        (11, 'series', _P9 + '.EventSeries', 0),
+        (10, 'eventTime', _P21 + '.MicroTime', 8),
+        (11, 'series', _P10 + '.EventSeries', 0),
         (12, 'action', 'string', 10),
-        (13, 'related', _P9 + '.ObjectReference', 0),
+        (13, 'related', _P10 + '.ObjectReference', 0),
         (14, 'reportingComponent', 'string', 8),
         (15, 'reportingInstance', 'string', 8),
     ),
-    _P9 + '.EventList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Event', 17),
+    _P10 + '.EventList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Event', 17),
     ),
-    _P9 + '.EventSeries': (
+    _P10 + '.EventSeries': (
         (1, 'count', 'int32', 10),
-        (2, 'lastObservedTime', _P20 + '.MicroTime', 8),
+        (2, 'lastObservedTime', _P21 + '.MicroTime', 8),
     ),
-    _P9 + '.EventSource': (
+    _P10 + '.EventSource': (
         (1, 'component', 'string', 10),
         (2, 'host', 'string', 10),
     ),
-    _P9 + '.ExecAction': (
+    _P10 + '.ExecAction': (
         (1, 'command', 'string', 1),
     ),
-    _P9 + '.FCVolumeSource': (
+    _P10 + '.FCVolumeSource': (
         (1, 'targetWWNs', 'string', 1),
         (2, 'lun', 'int32', 0),
         (3, 'fsType', 'string', 10),
         (4, 'readOnly', 'bool', 10),
         (5, 'wwids', 'string', 1),
     ),
-    _P9 + '.FlexPersistentVolumeSource': (
+    _P10 + '.FlexPersistentVolumeSource': (
         (1, 'driver', 'string', 8),
         (2, 'fsType', 'string', 10),
-        (3, 'secretRef', _P9 + '.SecretReference', 0),
+        (3, 'secretRef', _P10 + '.SecretReference', 0),
         (4, 'readOnly', 'bool', 10),
         (5, 'options', ('map', 'string', 'string'), 0),
     ),
-    _P9 + '.FlexVolumeSource': (
+    _P10 + '.FlexVolumeSource': (
         (1, 'driver', 'string', 8),
         (2, 'fsType', 'string', 10),
-        (3, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (3, 'secretRef', _P10 + '.LocalObjectReference', 0),
         (4, 'readOnly', 'bool', 10),
         (5, 'options', ('map', 'string', 'string'), 0),
     ),
-    _P9 + '.FlockerVolumeSource': (
+    _P10 + '.FlockerVolumeSource': (
         (1, 'datasetName', 'string', 10),
         (2, 'datasetUUID', 'string', 10),
     ),
-    _P9 + '.GCEPersistentDiskVolumeSource': (
+    _P10 + '.GCEPersistentDiskVolumeSource': (
         (1, 'pdName', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'partition', 'int32', 10),
         (4, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.GRPCAction': (
+    _P10 + '.GRPCAction': (
         (1, 'port', 'int32', 8),
         (2, 'service', 'string', 16),
     ),
-    _P9 + '.GitRepoVolumeSource': (
+    _P10 + '.GitRepoVolumeSource': (
         (1, 'repository', 'string', 8),
         (2, 'revision', 'string', 10),
         (3, 'directory', 'string', 10),
     ),
-    _P9 + '.GlusterfsPersistentVolumeSource': (
+    _P10 + '.GlusterfsPersistentVolumeSource': (
         (1, 'endpoints', 'string', 8),
         (2, 'path', 'string', 8),
         (3, 'readOnly', 'bool', 10),
         (4, 'endpointsNamespace', 'string', 0),
     ),
-    _P9 + '.GlusterfsVolumeSource': (
+    _P10 + '.GlusterfsVolumeSource': (
         (1, 'endpoints', 'string', 8),
         (2, 'path', 'string', 8),
         (3, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.HTTPGetAction': (
+    _P10 + '.HTTPGetAction': (
         (1, 'path', 'string', 10),
-        (2, 'port', _P23 + '.IntOrString', 8),
+        (2, 'port', _P24 + '.IntOrString', 8),
         (3, 'host', 'string', 10),
         (4, 'scheme', 'string', 10),
-        (5, 'httpHeaders', _P9 + '.HTTPHeader', 1),
+        (5, 'httpHeaders', _P10 + '.HTTPHeader', 1),
     ),
-    _P9 + '.HTTPHeader': (
+    _P10 + '.HTTPHeader': (
         (1, 'name', 'string', 8),
         (2, 'value', 'string', 8),
     ),
-    _P9 + '.HostAlias': (
+    _P10 + '.HostAlias': (
         (1, 'ip', 'string', 8),
         (2, 'hostnames', 'string', 1),
     ),
-    _P9 + '.HostIP': (
+    _P10 + '.HostIP': (
         (1, 'ip', 'string', 8),
     ),
-    _P9 + '.HostPathVolumeSource': (
+    _P10 + '.HostPathVolumeSource': (
         (1, 'path', 'string', 8),
         (2, 'type', 'string', 0),
     ),
-    _P9 + '.ISCSIPersistentVolumeSource': (
+    _P10 + '.ISCSIPersistentVolumeSource': (
         (1, 'targetPortal', 'string', 8),
         (2, 'iqn', 'string', 8),
         (3, 'lun', 'int32', 8),
@@ -1358,10 +1390,10 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (7, 'portals', 'string', 1),
         (8, 'chapAuthDiscovery', 'bool', 10),
         (11, 'chapAuthSession', 'bool', 10),
-        (10, 'secretRef', _P9 + '.SecretReference', 0),
+        (10, 'secretRef', _P10 + '.SecretReference', 0),
         (12, 'initiatorName', 'string', 0),
     ),
-    _P9 + '.ISCSIVolumeSource': (
+    _P10 + '.ISCSIVolumeSource': (
         (1, 'targetPortal', 'string', 8),
         (2, 'iqn', 'string', 8),
         (3, 'lun', 'int32', 8),
@@ -1371,196 +1403,196 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (7, 'portals', 'string', 1),
         (8, 'chapAuthDiscovery', 'bool', 10),
         (11, 'chapAuthSession', 'bool', 10),
-        (10, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (10, 'secretRef', _P10 + '.LocalObjectReference', 0),
         (12, 'initiatorName', 'string', 0),
     ),
-    _P9 + '.ImageVolumeSource': (
+    _P10 + '.ImageVolumeSource': (
         (1, 'reference', 'string', 10),
         (2, 'pullPolicy', 'string', 10),
     ),
-    _P9 + '.KeyToPath': (
+    _P10 + '.KeyToPath': (
         (1, 'key', 'string', 8),
         (2, 'path', 'string', 8),
         (3, 'mode', 'int32', 0),
     ),
-    _P9 + '.Lifecycle': (
-        (1, 'postStart', _P9 + '.LifecycleHandler', 0),
-        (2, 'preStop', _P9 + '.LifecycleHandler', 0),
+    _P10 + '.Lifecycle': (
+        (1, 'postStart', _P10 + '.LifecycleHandler', 0),
+        (2, 'preStop', _P10 + '.LifecycleHandler', 0),
         (3, 'stopSignal', 'string', 0),
     ),
-    _P9 + '.LifecycleHandler': (
-        (1, 'exec', _P9 + '.ExecAction', 0),
-        (2, 'httpGet', _P9 + '.HTTPGetAction', 0),
-        (3, 'tcpSocket', _P9 + '.TCPSocketAction', 0),
-        (4, 'sleep', _P9 + '.SleepAction', 0),
+    _P10 + '.LifecycleHandler': (
+        (1, 'exec', _P10 + '.ExecAction', 0),
+        (2, 'httpGet', _P10 + '.HTTPGetAction', 0),
+        (3, 'tcpSocket', _P10 + '.TCPSocketAction', 0),
+        (4, 'sleep', _P10 + '.SleepAction', 0),
     ),
-    _P9 + '.LimitRange': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.LimitRangeSpec', 8),
+    _P10 + '.LimitRange': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.LimitRangeSpec', 8),
     ),
-    _P9 + '.LimitRangeItem': (
+    _P10 + '.LimitRangeItem': (
         (1, 'type', 'string', 8),
-        (2, 'max', ('map', 'string', _P19 + '.Quantity'), 0),
-        (3, 'min', ('map', 'string', _P19 + '.Quantity'), 0),
-        (4, 'default', ('map', 'string', _P19 + '.Quantity'), 0),
-        (5, 'defaultRequest', ('map', 'string', _P19 + '.Quantity'), 0),
-        (6, 'maxLimitRequestRatio', ('map', 'string', _P19 + '.Quantity'), 0),
+        (2, 'max', ('map', 'string', _P20 + '.Quantity'), 0),
+        (3, 'min', ('map', 'string', _P20 + '.Quantity'), 0),
+        (4, 'default', ('map', 'string', _P20 + '.Quantity'), 0),
+        (5, 'defaultRequest', ('map', 'string', _P20 + '.Quantity'), 0),
+        (6, 'maxLimitRequestRatio', ('map', 'string', _P20 + '.Quantity'), 0),
     ),
-    _P9 + '.LimitRangeList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.LimitRange', 17),
+    _P10 + '.LimitRangeList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.LimitRange', 17),
     ),
-    _P9 + '.LimitRangeSpec': (
-        (1, 'limits', _P9 + '.LimitRangeItem', 17),
+    _P10 + '.LimitRangeSpec': (
+        (1, 'limits', _P10 + '.LimitRangeItem', 17),
     ),
-    _P9 + '.LinuxContainerUser': (
+    _P10 + '.LinuxContainerUser': (
         (1, 'uid', 'int64', 8),
         (2, 'gid', 'int64', 8),
         (3, 'supplementalGroups', 'int64', 1),
     ),
-    _P9 + '.List': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P21 + '.RawExtension', 17),
+    _P10 + '.List': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P22 + '.RawExtension', 17),
     ),
-    _P9 + '.LoadBalancerIngress': (
+    _P10 + '.LoadBalancerIngress': (
         (1, 'ip', 'string', 10),
         (2, 'hostname', 'string', 10),
         (3, 'ipMode', 'string', 0),
-        (4, 'ports', _P9 + '.PortStatus', 1),
+        (4, 'ports', _P10 + '.PortStatus', 1),
     ),
-    _P9 + '.LoadBalancerStatus': (
-        (1, 'ingress', _P9 + '.LoadBalancerIngress', 1),
+    _P10 + '.LoadBalancerStatus': (
+        (1, 'ingress', _P10 + '.LoadBalancerIngress', 1),
     ),
-    _P9 + '.LocalObjectReference': (
+    _P10 + '.LocalObjectReference': (
         (1, 'name', 'string', 10),
     ),
-    _P9 + '.LocalVolumeSource': (
+    _P10 + '.LocalVolumeSource': (
         (1, 'path', 'string', 8),
         (2, 'fsType', 'string', 0),
     ),
-    _P9 + '.ModifyVolumeStatus': (
+    _P10 + '.ModifyVolumeStatus': (
         (1, 'targetVolumeAttributesClassName', 'string', 10),
         (2, 'status', 'string', 8),
     ),
-    _P9 + '.NFSVolumeSource': (
+    _P10 + '.NFSVolumeSource': (
         (1, 'server', 'string', 8),
         (2, 'path', 'string', 8),
         (3, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.Namespace': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.NamespaceSpec', 8),
-        (3, 'status', _P9 + '.NamespaceStatus', 8),
+    _P10 + '.Namespace': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.NamespaceSpec', 8),
+        (3, 'status', _P10 + '.NamespaceStatus', 8),
     ),
-    _P9 + '.NamespaceCondition': (
+    _P10 + '.NamespaceCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 10),
         (6, 'message', 'string', 10),
     ),
-    _P9 + '.NamespaceList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Namespace', 17),
+    _P10 + '.NamespaceList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Namespace', 17),
     ),
-    _P9 + '.NamespaceSpec': (
+    _P10 + '.NamespaceSpec': (
         (1, 'finalizers', 'string', 1),
     ),
-    _P9 + '.NamespaceStatus': (
+    _P10 + '.NamespaceStatus': (
         (1, 'phase', 'string', 10),
-        (2, 'conditions', _P9 + '.NamespaceCondition', 1),
+        (2, 'conditions', _P10 + '.NamespaceCondition', 1),
     ),
-    _P9 + '.Node': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.NodeSpec', 8),
-        (3, 'status', _P9 + '.NodeStatus', 8),
+    _P10 + '.Node': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.NodeSpec', 8),
+        (3, 'status', _P10 + '.NodeStatus', 8),
     ),
-    _P9 + '.NodeAddress': (
+    _P10 + '.NodeAddress': (
         (1, 'type', 'string', 8),
         (2, 'address', 'string', 8),
     ),
-    _P9 + '.NodeAffinity': (
-        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P9 + '.NodeSelector', 0),
-        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P9 + '.PreferredSchedulingTerm', 1),
+    _P10 + '.NodeAffinity': (
+        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P10 + '.NodeSelector', 0),
+        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P10 + '.PreferredSchedulingTerm', 1),
     ),
-    _P9 + '.NodeCondition': (
+    _P10 + '.NodeCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastHeartbeatTime', _P20 + '.Time', 8),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastHeartbeatTime', _P21 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 10),
         (6, 'message', 'string', 10),
     ),
-    _P9 + '.NodeConfigSource': (
-        (2, 'configMap', _P9 + '.ConfigMapNodeConfigSource', 0),
+    _P10 + '.NodeConfigSource': (
+        (2, 'configMap', _P10 + '.ConfigMapNodeConfigSource', 0),
     ),
-    _P9 + '.NodeConfigStatus': (
-        (1, 'assigned', _P9 + '.NodeConfigSource', 0),
-        (2, 'active', _P9 + '.NodeConfigSource', 0),
-        (3, 'lastKnownGood', _P9 + '.NodeConfigSource', 0),
+    _P10 + '.NodeConfigStatus': (
+        (1, 'assigned', _P10 + '.NodeConfigSource', 0),
+        (2, 'active', _P10 + '.NodeConfigSource', 0),
+        (3, 'lastKnownGood', _P10 + '.NodeConfigSource', 0),
         (4, 'error', 'string', 10),
     ),
-    _P9 + '.NodeDaemonEndpoints': (
-        (1, 'kubeletEndpoint', _P9 + '.DaemonEndpoint', 8),
+    _P10 + '.NodeDaemonEndpoints': (
+        (1, 'kubeletEndpoint', _P10 + '.DaemonEndpoint', 8),
     ),
-    _P9 + '.NodeFeatures': (
+    _P10 + '.NodeFeatures': (
         (1, 'supplementalGroupsPolicy', 'bool', 0),
     ),
-    _P9 + '.NodeList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Node', 17),
+    _P10 + '.NodeList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Node', 17),
     ),
-    _P9 + '.NodeProxyOptions': (
+    _P10 + '.NodeProxyOptions': (
         (1, 'path', 'string', 10),
     ),
-    _P9 + '.NodeRuntimeHandler': (
+    _P10 + '.NodeRuntimeHandler': (
         (1, 'name', 'string', 8),
-        (2, 'features', _P9 + '.NodeRuntimeHandlerFeatures', 0),
+        (2, 'features', _P10 + '.NodeRuntimeHandlerFeatures', 0),
     ),
-    _P9 + '.NodeRuntimeHandlerFeatures': (
+    _P10 + '.NodeRuntimeHandlerFeatures': (
         (1, 'recursiveReadOnlyMounts', 'bool', 0),
         (2, 'userNamespaces', 'bool', 0),
     ),
-    _P9 + '.NodeSelector': (
-        (1, 'nodeSelectorTerms', _P9 + '.NodeSelectorTerm', 17),
+    _P10 + '.NodeSelector': (
+        (1, 'nodeSelectorTerms', _P10 + '.NodeSelectorTerm', 17),
     ),
-    _P9 + '.NodeSelectorRequirement': (
+    _P10 + '.NodeSelectorRequirement': (
         (1, 'key', 'string', 8),
         (2, 'operator', 'string', 8),
         (3, 'values', 'string', 1),
     ),
-    _P9 + '.NodeSelectorTerm': (
-        (1, 'matchExpressions', _P9 + '.NodeSelectorRequirement', 1),
-        (2, 'matchFields', _P9 + '.NodeSelectorRequirement', 1),
+    _P10 + '.NodeSelectorTerm': (
+        (1, 'matchExpressions', _P10 + '.NodeSelectorRequirement', 1),
+        (2, 'matchFields', _P10 + '.NodeSelectorRequirement', 1),
     ),
-    _P9 + '.NodeSpec': (
+    _P10 + '.NodeSpec': (
         (1, 'podCIDR', 'string', 10),
         (7, 'podCIDRs', 'string', 1),
         (3, 'providerID', 'string', 10),
         (4, 'unschedulable', 'bool', 10),
-        (5, 'taints', _P9 + '.Taint', 1),
-        (6, 'configSource', _P9 + '.NodeConfigSource', 0),
+        (5, 'taints', _P10 + '.Taint', 1),
+        (6, 'configSource', _P10 + '.NodeConfigSource', 0),
         (2, 'externalID', 'string', 10),
     ),
-    _P9 + '.NodeStatus': (
-        (1, 'capacity', ('map', 'string', _P19 + '.Quantity'), 0),
-        (2, 'allocatable', ('map', 'string', _P19 + '.Quantity'), 0),
+    _P10 + '.NodeStatus': (
+        (1, 'capacity', ('map', 'string', _P20 + '.Quantity'), 0),
+        (2, 'allocatable', ('map', 'string', _P20 + '.Quantity'), 0),
         (3, 'phase', 'string', 10),
-        (4, 'conditions', _P9 + '.NodeCondition', 1),
-        (5, 'addresses', _P9 + '.NodeAddress', 1),
-        (6, 'daemonEndpoints', _P9 + '.NodeDaemonEndpoints', 8),
-        (7, 'nodeInfo', _P9 + '.NodeSystemInfo', 8),
-        (8, 'images', _P9 + '.ContainerImage', 1),
+        (4, 'conditions', _P10 + '.NodeCondition', 1),
+        (5, 'addresses', _P10 + '.NodeAddress', 1),
+        (6, 'daemonEndpoints', _P10 + '.NodeDaemonEndpoints', 8),
+        (7, 'nodeInfo', _P10 + '.NodeSystemInfo', 8),
+        (8, 'images', _P10 + '.ContainerImage', 1),
         (9, 'volumesInUse', 'string', 1),
-        (10, 'volumesAttached', _P9 + '.AttachedVolume', 1),
-        (11, 'config', _P9 + '.NodeConfigStatus', 0),
-        (12, 'runtimeHandlers', _P9 + '.NodeRuntimeHandler', 1),
-        (13, 'features', _P9 + '.NodeFeatures', 0),
+        (10, 'volumesAttached', _P10 + '.AttachedVolume', 1),
+        (11, 'config', _P10 + '.NodeConfigStatus', 0),
+        (12, 'runtimeHandlers', _P10 + '.NodeRuntimeHandler', 1),
+        (13, 'features', _P10 + '.NodeFeatures', 0),
     ),
-    _P9 + '.NodeSwapStatus': (
+    _P10 + '.NodeSwapStatus': (
         (1, 'capacity', 'int64', 0),
     ),
-    _P9 + '.NodeSystemInfo': (
+    _P10 + '.NodeSystemInfo': (
         (1, 'machineID', 'string', 8),
         (2, 'systemUUID', 'string', 8),
         (3, 'bootID', 'string', 8),
@@ -1571,13 +1603,13 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (8, 'kubeProxyVersion', 'string', 8),
         (9, 'operatingSystem', 'string', 8),
         (10, 'architecture', 'string', 8),
-        (11, 'swap', _P9 + '.NodeSwapStatus', 0),
+        (11, 'swap', _P10 + '.NodeSwapStatus', 0),
     ),
-    _P9 + '.ObjectFieldSelector': (
+    _P10 + '.ObjectFieldSelector': (
         (1, 'apiVersion', 'string', 10),
         (2, 'fieldPath', 'string', 8),
     ),
-    _P9 + '.ObjectReference': (
+    _P10 + '.ObjectReference': (
         (1, 'kind', 'string', 10),
         (2, 'namespace', 'string', 10),
         (3, 'name', 'string', 10),
@@ -1586,154 +1618,154 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (6, 'resourceVersion', 'string', 10),
         (7, 'fieldPath', 'string', 10),
     ),
-    _P9 + '.PersistentVolume': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.PersistentVolumeSpec', 8),
-        (3, 'status', _P9 + '.PersistentVolumeStatus', 8),
+    _P10 + '.PersistentVolume': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.PersistentVolumeSpec', 8),
+        (3, 'status', _P10 + '.PersistentVolumeStatus', 8),
     ),
-    _P9 + '.PersistentVolumeClaim': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.PersistentVolumeClaimSpec', 8),
-        (3, 'status', _P9 + '.PersistentVolumeClaimStatus', 8),
+    _P10 + '.PersistentVolumeClaim': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.PersistentVolumeClaimSpec', 8),
+        (3, 'status', _P10 + '.PersistentVolumeClaimStatus', 8),
     ),
-    _P9 + '.PersistentVolumeClaimCondition': (
+    _P10 + '.PersistentVolumeClaimCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastProbeTime', _P20 + '.Time', 8),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastProbeTime', _P21 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 10),
         (6, 'message', 'string', 10),
     ),
-    _P9 + '.PersistentVolumeClaimList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.PersistentVolumeClaim', 17),
+    _P10 + '.PersistentVolumeClaimList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.PersistentVolumeClaim', 17),
     ),
-    _P9 + '.PersistentVolumeClaimSpec': (
+    _P10 + '.PersistentVolumeClaimSpec': (
         (1, 'accessModes', 'string', 1),
-        (4, 'selector', _P20 + '.LabelSelector', 0),
-        (2, 'resources', _P9 + '.VolumeResourceRequirements', 8),
+        (4, 'selector', _P21 + '.LabelSelector', 0),
+        (2, 'resources', _P10 + '.VolumeResourceRequirements', 8),
         (3, 'volumeName', 'string', 10),
         (5, 'storageClassName', 'string', 0),
         (6, 'volumeMode', 'string', 0),
-        (7, 'dataSource', _P9 + '.TypedLocalObjectReference', 0),
-        (8, 'dataSourceRef', _P9 + '.TypedObjectReference', 0),
+        (7, 'dataSource', _P10 + '.TypedLocalObjectReference', 0),
+        (8, 'dataSourceRef', _P10 + '.TypedObjectReference', 0),
         (9, 'volumeAttributesClassName', 'string', 0),
     ),
-    _P9 + '.PersistentVolumeClaimStatus': (
+    _P10 + '.PersistentVolumeClaimStatus': (
         (1, 'phase', 'string', 10),
         (2, 'accessModes', 'string', 1),
-        (3, 'capacity', ('map', 'string', _P19 + '.Quantity'), 0),
-        (4, 'conditions', _P9 + '.PersistentVolumeClaimCondition', 1),
-        (5, 'allocatedResources', ('map', 'string', _P19 + '.Quantity'), 0),
+        (3, 'capacity', ('map', 'string', _P20 + '.Quantity'), 0),
+        (4, 'conditions', _P10 + '.PersistentVolumeClaimCondition', 1),
+        (5, 'allocatedResources', ('map', 'string', _P20 + '.Quantity'), 0),
         (7, 'allocatedResourceStatuses', ('map', 'string', 'string'), 0),
         (8, 'currentVolumeAttributesClassName', 'string', 0),
-        (9, 'modifyVolumeStatus', _P9 + '.ModifyVolumeStatus', 0),
+        (9, 'modifyVolumeStatus', _P10 + '.ModifyVolumeStatus', 0),
     ),
-    _P9 + '.PersistentVolumeClaimTemplate': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.PersistentVolumeClaimSpec', 8),
+    _P10 + '.PersistentVolumeClaimTemplate': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.PersistentVolumeClaimSpec', 8),
     ),
-    _P9 + '.PersistentVolumeClaimVolumeSource': (
+    _P10 + '.PersistentVolumeClaimVolumeSource': (
         (1, 'claimName', 'string', 8),
         (2, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.PersistentVolumeList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.PersistentVolume', 17),
+    _P10 + '.PersistentVolumeList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.PersistentVolume', 17),
     ),
-    _P9 + '.PersistentVolumeSource': (
-        (1, 'gcePersistentDisk', _P9 + '.GCEPersistentDiskVolumeSource', 0),
-        (2, 'awsElasticBlockStore', _P9 + '.AWSElasticBlockStoreVolumeSource', 0),
-        (3, 'hostPath', _P9 + '.HostPathVolumeSource', 0),
-        (4, 'glusterfs', _P9 + '.GlusterfsPersistentVolumeSource', 0),
-        (5, 'nfs', _P9 + '.NFSVolumeSource', 0),
-        (6, 'rbd', _P9 + '.RBDPersistentVolumeSource', 0),
-        (7, 'iscsi', _P9 + '.ISCSIPersistentVolumeSource', 0),
-        (8, 'cinder', _P9 + '.CinderPersistentVolumeSource', 0),
-        (9, 'cephfs', _P9 + '.CephFSPersistentVolumeSource', 0),
-        (10, 'fc', _P9 + '.FCVolumeSource', 0),
-        (11, 'flocker', _P9 + '.FlockerVolumeSource', 0),
-        (12, 'flexVolume', _P9 + '.FlexPersistentVolumeSource', 0),
-        (13, 'azureFile', _P9 + '.AzureFilePersistentVolumeSource', 0),
-        (14, 'vsphereVolume', _P9 + '.VsphereVirtualDiskVolumeSource', 0),
-        (15, 'quobyte', _P9 + '.QuobyteVolumeSource', 0),
-        (16, 'azureDisk', _P9 + '.AzureDiskVolumeSource', 0),
-        (17, 'photonPersistentDisk', _P9 + '.PhotonPersistentDiskVolumeSource', 0),
-        (18, 'portworxVolume', _P9 + '.PortworxVolumeSource', 0),
-        (19, 'scaleIO', _P9 + '.ScaleIOPersistentVolumeSource', 0),
-        (20, 'local', _P9 + '.LocalVolumeSource', 0),
-        (21, 'storageos', _P9 + '.StorageOSPersistentVolumeSource', 0),
-        (22, 'csi', _P9 + '.CSIPersistentVolumeSource', 0),
+    _P10 + '.PersistentVolumeSource': (
+        (1, 'gcePersistentDisk', _P10 + '.GCEPersistentDiskVolumeSource', 0),
+        (2, 'awsElasticBlockStore', _P10 + '.AWSElasticBlockStoreVolumeSource', 0),
+        (3, 'hostPath', _P10 + '.HostPathVolumeSource', 0),
+        (4, 'glusterfs', _P10 + '.GlusterfsPersistentVolumeSource', 0),
+        (5, 'nfs', _P10 + '.NFSVolumeSource', 0),
+        (6, 'rbd', _P10 + '.RBDPersistentVolumeSource', 0),
+        (7, 'iscsi', _P10 + '.ISCSIPersistentVolumeSource', 0),
+        (8, 'cinder', _P10 + '.CinderPersistentVolumeSource', 0),
+        (9, 'cephfs', _P10 + '.CephFSPersistentVolumeSource', 0),
+        (10, 'fc', _P10 + '.FCVolumeSource', 0),
+        (11, 'flocker', _P10 + '.FlockerVolumeSource', 0),
+        (12, 'flexVolume', _P10 + '.FlexPersistentVolumeSource', 0),
+        (13, 'azureFile', _P10 + '.AzureFilePersistentVolumeSource', 0),
+        (14, 'vsphereVolume', _P10 + '.VsphereVirtualDiskVolumeSource', 0),
+        (15, 'quobyte', _P10 + '.QuobyteVolumeSource', 0),
+        (16, 'azureDisk', _P10 + '.AzureDiskVolumeSource', 0),
+        (17, 'photonPersistentDisk', _P10 + '.PhotonPersistentDiskVolumeSource', 0),
+        (18, 'portworxVolume', _P10 + '.PortworxVolumeSource', 0),
+        (19, 'scaleIO', _P10 + '.ScaleIOPersistentVolumeSource', 0),
+        (20, 'local', _P10 + '.LocalVolumeSource', 0),
+        (21, 'storageos', _P10 + '.StorageOSPersistentVolumeSource', 0),
+        (22, 'csi', _P10 + '.CSIPersistentVolumeSource', 0),
     ),
-    _P9 + '.PersistentVolumeSpec': (
-        (1, 'capacity', ('map', 'string', _P19 + '.Quantity'), 0),
-        (2, 'persistentVolumeSource', _P9 + '.PersistentVolumeSource', 4),
+    _P10 + '.PersistentVolumeSpec': (
+        (1, 'capacity', ('map', 'string', _P20 + '.Quantity'), 0),
+        (2, 'persistentVolumeSource', _P10 + '.PersistentVolumeSource', 4),
         (3, 'accessModes', 'string', 1),
-        (4, 'claimRef', _P9 + '.ObjectReference', 0),
+        (4, 'claimRef', _P10 + '.ObjectReference', 0),
         (5, 'persistentVolumeReclaimPolicy', 'string', 10),
         (6, 'storageClassName', 'string', 10),
         (7, 'mountOptions', 'string', 1),
         (8, 'volumeMode', 'string', 0),
-        (9, 'nodeAffinity', _P9 + '.VolumeNodeAffinity', 0),
+        (9, 'nodeAffinity', _P10 + '.VolumeNodeAffinity', 0),
         (10, 'volumeAttributesClassName', 'string', 0),
     ),
-    _P9 + '.PersistentVolumeStatus': (
+    _P10 + '.PersistentVolumeStatus': (
         (1, 'phase', 'string', 10),
         (2, 'message', 'string', 10),
         (3, 'reason', 'string', 10),
-        (4, 'lastPhaseTransitionTime', _P20 + '.Time', 0),
+        (4, 'lastPhaseTransitionTime', _P21 + '.Time', 0),
     ),
-    _P9 + '.PhotonPersistentDiskVolumeSource': (
+    _P10 + '.PhotonPersistentDiskVolumeSource': (
         (1, 'pdID', 'string', 8),
         (2, 'fsType', 'string', 10),
     ),
-    _P9 + '.Pod': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.PodSpec', 8),
-        (3, 'status', _P9 + '.PodStatus', 8),
+    _P10 + '.Pod': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.PodSpec', 8),
+        (3, 'status', _P10 + '.PodStatus', 8),
     ),
-    _P9 + '.PodAffinity': (
-        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P9 + '.PodAffinityTerm', 1),
-        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P9 + '.WeightedPodAffinityTerm', 1),
+    _P10 + '.PodAffinity': (
+        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P10 + '.PodAffinityTerm', 1),
+        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P10 + '.WeightedPodAffinityTerm', 1),
     ),
-    _P9 + '.PodAffinityTerm': (
-        (1, 'labelSelector', _P20 + '.LabelSelector', 0),
+    _P10 + '.PodAffinityTerm': (
+        (1, 'labelSelector', _P21 + '.LabelSelector', 0),
         (2, 'namespaces', 'string', 1),
         (3, 'topologyKey', 'string', 8),
-        (4, 'namespaceSelector', _P20 + '.LabelSelector', 0),
+        (4, 'namespaceSelector', _P21 + '.LabelSelector', 0),
         (5, 'matchLabelKeys', 'string', 1),
         (6, 'mismatchLabelKeys', 'string', 1),
     ),
-    _P9 + '.PodAntiAffinity': (
-        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P9 + '.PodAffinityTerm', 1),
-        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P9 + '.WeightedPodAffinityTerm', 1),
+    _P10 + '.PodAntiAffinity': (
+        (1, 'requiredDuringSchedulingIgnoredDuringExecution', _P10 + '.PodAffinityTerm', 1),
+        (2, 'preferredDuringSchedulingIgnoredDuringExecution', _P10 + '.WeightedPodAffinityTerm', 1),
     ),
-    _P9 + '.PodAttachOptions': (
+    _P10 + '.PodAttachOptions': (
         (1, 'stdin', 'bool', 10),
         (2, 'stdout', 'bool', 10),
         (3, 'stderr', 'bool', 10),
         (4, 'tty', 'bool', 10),
         (5, 'container', 'string', 10),
     ),
-    _P9 + '.PodCondition': (
+    _P10 + '.PodCondition': (
         (1, 'type', 'string', 8),
         (7, 'observedGeneration', 'int64', 10),
         (2, 'status', 'string', 8),
-        (3, 'lastProbeTime', _P20 + '.Time', 8),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastProbeTime', _P21 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 10),
         (6, 'message', 'string', 10),
     ),
-    _P9 + '.PodDNSConfig': (
+    _P10 + '.PodDNSConfig': (
         (1, 'nameservers', 'string', 1),
         (2, 'searches', 'string', 1),
-        (3, 'options', _P9 + '.PodDNSConfigOption', 1),
+        (3, 'options', _P10 + '.PodDNSConfigOption', 1),
     ),
-    _P9 + '.PodDNSConfigOption': (
+    _P10 + '.PodDNSConfigOption': (
         (1, 'name', 'string', 10),
         (2, 'value', 'string', 0),
     ),
-    _P9 + '.PodExecOptions': (
+    _P10 + '.PodExecOptions': (
         (1, 'stdin', 'bool', 10),
         (2, 'stdout', 'bool', 10),
         (3, 'stderr', 'bool', 10),
@@ -1741,72 +1773,72 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'container', 'string', 10),
         (6, 'command', 'string', 17),
     ),
-    _P9 + '.PodIP': (
+    _P10 + '.PodIP': (
         (1, 'ip', 'string', 8),
     ),
-    _P9 + '.PodList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Pod', 17),
+    _P10 + '.PodList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Pod', 17),
     ),
-    _P9 + '.PodLogOptions': (
+    _P10 + '.PodLogOptions': (
         (1, 'container', 'string', 10),
         (2, 'follow', 'bool', 10),
         (3, 'previous', 'bool', 10),
         (4, 'sinceSeconds', 'int64', 0),
-        (5, 'sinceTime', _P20 + '.Time', 0),
+        (5, 'sinceTime', _P21 + '.Time', 0),
         (6, 'timestamps', 'bool', 10),
         (7, 'tailLines', 'int64', 0),
         (8, 'limitBytes', 'int64', 0),
         (9, 'insecureSkipTLSVerifyBackend', 'bool', 10),
         (10, 'stream', 'string', 0),
     ),
-    _P9 + '.PodOS': (
+    _P10 + '.PodOS': (
         (1, 'name', 'string', 8),
     ),
-    _P9 + '.PodPortForwardOptions': (
+    _P10 + '.PodPortForwardOptions': (
         (1, 'ports', 'int32', 1),
     ),
-    _P9 + '.PodProxyOptions': (
+    _P10 + '.PodProxyOptions': (
         (1, 'path', 'string', 10),
     ),
-    _P9 + '.PodReadinessGate': (
+    _P10 + '.PodReadinessGate': (
         (1, 'conditionType', 'string', 8),
     ),
-    _P9 + '.PodResourceClaim': (
+    _P10 + '.PodResourceClaim': (
         (1, 'name', 'string', 8),
         (3, 'resourceClaimName', 'string', 0),
         (4, 'resourceClaimTemplateName', 'string', 0),
     ),
-    _P9 + '.PodResourceClaimStatus': (
+    _P10 + '.PodResourceClaimStatus': (
         (1, 'name', 'string', 8),
         (2, 'resourceClaimName', 'string', 0),
     ),
-    _P9 + '.PodSchedulingGate': (
+    _P10 + '.PodSchedulingGate': (
         (1, 'name', 'string', 8),
     ),
-    _P9 + '.PodSecurityContext': (
-        (1, 'seLinuxOptions', _P9 + '.SELinuxOptions', 0),
-        (8, 'windowsOptions', _P9 + '.WindowsSecurityContextOptions', 0),
+    _P10 + '.PodSecurityContext': (
+        (1, 'seLinuxOptions', _P10 + '.SELinuxOptions', 0),
+        (8, 'windowsOptions', _P10 + '.WindowsSecurityContextOptions', 0),
         (2, 'runAsUser', 'int64', 0),
         (6, 'runAsGroup', 'int64', 0),
         (3, 'runAsNonRoot', 'bool', 0),
         (4, 'supplementalGroups', 'int64', 1),
         (12, 'supplementalGroupsPolicy', 'string', 0),
         (5, 'fsGroup', 'int64', 0),
-        (7, 'sysctls', _P9 + '.Sysctl', 1),
+        (7, 'sysctls', _P10 + '.Sysctl', 1),
         (9, 'fsGroupChangePolicy', 'string', 0),
-        (10, 'seccompProfile', _P9 + '.SeccompProfile', 0),
-        (11, 'appArmorProfile', _P9 + '.AppArmorProfile', 0),
+        (10, 'seccompProfile', _P10 + '.SeccompProfile', 0),
+        (11, 'appArmorProfile', _P10 + '.AppArmorProfile', 0),
         (13, 'seLinuxChangePolicy', 'string', 0),
     ),
-    _P9 + '.PodSignature': (
-        (1, 'podController', _P20 + '.OwnerReference', 0),
+    _P10 + '.PodSignature': (
+        (1, 'podController', _P21 + '.OwnerReference', 0),
     ),
-    _P9 + '.PodSpec': (
-        (1, 'volumes', _P9 + '.Volume', 1),
-        (20, 'initContainers', _P9 + '.Container', 1),
-        (2, 'containers', _P9 + '.Container', 17),
-        (34, 'ephemeralContainers', _P9 + '.EphemeralContainer', 1),
+    _P10 + '.PodSpec': (
+        (1, 'volumes', _P10 + '.Volume', 1),
+        (20, 'initContainers', _P10 + '.Container', 1),
+        (2, 'containers', _P10 + '.Container', 17),
+        (34, 'ephemeralContainers', _P10 + '.EphemeralContainer', 1),
         (3, 'restartPolicy', 'string', 10),
         (4, 'terminationGracePeriodSeconds', 'int64', 0),
         (5, 'activeDeadlineSeconds', 'int64', 0),
@@ -1820,90 +1852,90 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (12, 'hostPID', 'bool', 10),
         (13, 'hostIPC', 'bool', 10),
         (27, 'shareProcessNamespace', 'bool', 0),
-        (14, 'securityContext', _P9 + '.PodSecurityContext', 0),
-        (15, 'imagePullSecrets', _P9 + '.LocalObjectReference', 1),
+        (14, 'securityContext', _P10 + '.PodSecurityContext', 0),
+        (15, 'imagePullSecrets', _P10 + '.LocalObjectReference', 1),
         (16, 'hostname', 'string', 10),
         (17, 'subdomain', 'string', 10),
-        (18, 'affinity', _P9 + '.Affinity', 0),
+        (18, 'affinity', _P10 + '.Affinity', 0),
         (19, 'schedulerName', 'string', 10),
-        (22, 'tolerations', _P9 + '.Toleration', 1),
-        (23, 'hostAliases', _P9 + '.HostAlias', 1),
+        (22, 'tolerations', _P10 + '.Toleration', 1),
+        (23, 'hostAliases', _P10 + '.HostAlias', 1),
         (24, 'priorityClassName', 'string', 10),
         (25, 'priority', 'int32', 0),
-        (26, 'dnsConfig', _P9 + '.PodDNSConfig', 0),
-        (28, 'readinessGates', _P9 + '.PodReadinessGate', 1),
+        (26, 'dnsConfig', _P10 + '.PodDNSConfig', 0),
+        (28, 'readinessGates', _P10 + '.PodReadinessGate', 1),
         (29, 'runtimeClassName', 'string', 0),
         (30, 'enableServiceLinks', 'bool', 0),
         (31, 'preemptionPolicy', 'string', 0),
-        (32, 'overhead', ('map', 'string', _P19 + '.Quantity'), 0),
-        (33, 'topologySpreadConstraints', _P9 + '.TopologySpreadConstraint', 1),
+        (32, 'overhead', ('map', 'string', _P20 + '.Quantity'), 0),
+        (33, 'topologySpreadConstraints', _P10 + '.TopologySpreadConstraint', 1),
         (35, 'setHostnameAsFQDN', 'bool', 0),
-        (36, 'os', _P9 + '.PodOS', 0),
+        (36, 'os', _P10 + '.PodOS', 0),
         (37, 'hostUsers', 'bool', 0),
-        (38, 'schedulingGates', _P9 + '.PodSchedulingGate', 1),
-        (39, 'resourceClaims', _P9 + '.PodResourceClaim', 1),
-        (40, 'resources', _P9 + '.ResourceRequirements', 0),
+        (38, 'schedulingGates', _P10 + '.PodSchedulingGate', 1),
+        (39, 'resourceClaims', _P10 + '.PodResourceClaim', 1),
+        (40, 'resources', _P10 + '.ResourceRequirements', 0),
     ),
-    _P9 + '.PodStatus': (
+    _P10 + '.PodStatus': (
         (17, 'observedGeneration', 'int64', 10),
         (1, 'phase', 'string', 10),
-        (2, 'conditions', _P9 + '.PodCondition', 1),
+        (2, 'conditions', _P10 + '.PodCondition', 1),
         (3, 'message', 'string', 10),
         (4, 'reason', 'string', 10),
         (11, 'nominatedNodeName', 'string', 10),
         (5, 'hostIP', 'string', 10),
-        (16, 'hostIPs', _P9 + '.HostIP', 1),
+        (16, 'hostIPs', _P10 + '.HostIP', 1),
         (6, 'podIP', 'string', 10),
-        (12, 'podIPs', _P9 + '.PodIP', 1),
-        (7, 'startTime', _P20 + '.Time', 0),
-        (10, 'initContainerStatuses', _P9 + '.ContainerStatus', 1),
-        (8, 'containerStatuses', _P9 + '.ContainerStatus', 1),
+        (12, 'podIPs', _P10 + '.PodIP', 1),
+        (7, 'startTime', _P21 + '.Time', 0),
+        (10, 'initContainerStatuses', _P10 + '.ContainerStatus', 1),
+        (8, 'containerStatuses', _P10 + '.ContainerStatus', 1),
         (9, 'qosClass', 'string', 10),
-        (13, 'ephemeralContainerStatuses', _P9 + '.ContainerStatus', 1),
+        (13, 'ephemeralContainerStatuses', _P10 + '.ContainerStatus', 1),
         (14, 'resize', 'string', 10),
-        (15, 'resourceClaimStatuses', _P9 + '.PodResourceClaimStatus', 1),
+        (15, 'resourceClaimStatuses', _P10 + '.PodResourceClaimStatus', 1),
     ),
-    _P9 + '.PodStatusResult': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'status', _P9 + '.PodStatus', 8),
+    _P10 + '.PodStatusResult': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'status', _P10 + '.PodStatus', 8),
     ),
-    _P9 + '.PodTemplate': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'template', _P9 + '.PodTemplateSpec', 8),
+    _P10 + '.PodTemplate': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'template', _P10 + '.PodTemplateSpec', 8),
     ),
-    _P9 + '.PodTemplateList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.PodTemplate', 17),
+    _P10 + '.PodTemplateList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.PodTemplate', 17),
     ),
-    _P9 + '.PodTemplateSpec': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.PodSpec', 8),
+    _P10 + '.PodTemplateSpec': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.PodSpec', 8),
     ),
-    _P9 + '.PortStatus': (
+    _P10 + '.PortStatus': (
         (1, 'port', 'int32', 8),
         (2, 'protocol', 'string', 8),
         (3, 'error', 'string', 0),
     ),
-    _P9 + '.PortworxVolumeSource': (
+    _P10 + '.PortworxVolumeSource': (
         (1, 'volumeID', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.Preconditions': (
+    _P10 + '.Preconditions': (
         (1, 'uid', 'string', 0),
     ),
-    _P9 + '.PreferAvoidPodsEntry': (
-        (1, 'podSignature', _P9 + '.PodSignature', 8),
-        (2, 'evictionTime', _P20 + '.Time', 8),
+    _P10 + '.PreferAvoidPodsEntry': (
+        (1, 'podSignature', _P10 + '.PodSignature', 8),
+        (2, 'evictionTime', _P21 + '.Time', 8),
         (3, 'reason', 'string', 10),
         (4, 'message', 'string', 10),
     ),
-    _P9 + '.PreferredSchedulingTerm': (
+    _P10 + '.PreferredSchedulingTerm': (
         (1, 'weight', 'int32', 8),
-        (2, 'preference', _P9 + '.NodeSelectorTerm', 8),
+        (2, 'preference', _P10 + '.NodeSelectorTerm', 8),
     ),
-    _P9 + '.Probe': (
-        (1, 'handler', _P9 + '.ProbeHandler', 4),
+    _P10 + '.Probe': (
+        (1, 'handler', _P10 + '.ProbeHandler', 4),
         (2, 'initialDelaySeconds', 'int32', 10),
         (3, 'timeoutSeconds', 'int32', 10),
         (4, 'periodSeconds', 'int32', 10),
@@ -1911,17 +1943,17 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (6, 'failureThreshold', 'int32', 10),
         (7, 'terminationGracePeriodSeconds', 'int64', 0),
     ),
-    _P9 + '.ProbeHandler': (
-        (1, 'exec', _P9 + '.ExecAction', 0),
-        (2, 'httpGet', _P9 + '.HTTPGetAction', 0),
-        (3, 'tcpSocket', _P9 + '.TCPSocketAction', 0),
-        (4, 'grpc', _P9 + '.GRPCAction', 0),
+    _P10 + '.ProbeHandler': (
+        (1, 'exec', _P10 + '.ExecAction', 0),
+        (2, 'httpGet', _P10 + '.HTTPGetAction', 0),
+        (3, 'tcpSocket', _P10 + '.TCPSocketAction', 0),
+        (4, 'grpc', _P10 + '.GRPCAction', 0),
     ),
-    _P9 + '.ProjectedVolumeSource': (
-        (1, 'sources', _P9 + '.VolumeProjection', 17),
+    _P10 + '.ProjectedVolumeSource': (
+        (1, 'sources', _P10 + '.VolumeProjection', 17),
         (2, 'defaultMode', 'int32', 0),
     ),
-    _P9 + '.QuobyteVolumeSource': (
+    _P10 + '.QuobyteVolumeSource': (
         (1, 'registry', 'string', 8),
         (2, 'volume', 'string', 8),
         (3, 'readOnly', 'bool', 10),
@@ -1929,111 +1961,111 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'group', 'string', 10),
         (6, 'tenant', 'string', 10),
     ),
-    _P9 + '.RBDPersistentVolumeSource': (
+    _P10 + '.RBDPersistentVolumeSource': (
         (1, 'monitors', 'string', 17),
         (2, 'image', 'string', 8),
         (3, 'fsType', 'string', 10),
         (4, 'pool', 'string', 10),
         (5, 'user', 'string', 10),
         (6, 'keyring', 'string', 10),
-        (7, 'secretRef', _P9 + '.SecretReference', 0),
+        (7, 'secretRef', _P10 + '.SecretReference', 0),
         (8, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.RBDVolumeSource': (
+    _P10 + '.RBDVolumeSource': (
         (1, 'monitors', 'string', 17),
         (2, 'image', 'string', 8),
         (3, 'fsType', 'string', 10),
         (4, 'pool', 'string', 10),
         (5, 'user', 'string', 10),
         (6, 'keyring', 'string', 10),
-        (7, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (7, 'secretRef', _P10 + '.LocalObjectReference', 0),
         (8, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.RangeAllocation': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P10 + '.RangeAllocation': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'range', 'string', 8),
         (3, 'data', 'bytes', 16),
     ),
-    _P9 + '.ReplicationController': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.ReplicationControllerSpec', 8),
-        (3, 'status', _P9 + '.ReplicationControllerStatus', 8),
+    _P10 + '.ReplicationController': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.ReplicationControllerSpec', 8),
+        (3, 'status', _P10 + '.ReplicationControllerStatus', 8),
     ),
-    _P9 + '.ReplicationControllerCondition': (
+    _P10 + '.ReplicationControllerCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
-    _P9 + '.ReplicationControllerList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.ReplicationController', 17),
+    _P10 + '.ReplicationControllerList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.ReplicationController', 17),
     ),
-    _P9 + '.ReplicationControllerSpec': (
+    _P10 + '.ReplicationControllerSpec': (
         (1, 'replicas', 'int32', 0),
         (4, 'minReadySeconds', 'int32', 10),
         (2, 'selector', ('map', 'string', 'string'), 0),
-        (3, 'template', _P9 + '.PodTemplateSpec', 0),
+        (3, 'template', _P10 + '.PodTemplateSpec', 0),
     ),
-    _P9 + '.ReplicationControllerStatus': (
+    _P10 + '.ReplicationControllerStatus': (
         (1, 'replicas', 'int32', 8),
         (2, 'fullyLabeledReplicas', 'int32', 10),
         (4, 'readyReplicas', 'int32', 10),
         (5, 'availableReplicas', 'int32', 10),
         (3, 'observedGeneration', 'int64', 10),
-        (6, 'conditions', _P9 + '.ReplicationControllerCondition', 1),
+        (6, 'conditions', _P10 + '.ReplicationControllerCondition', 1),
     ),
-    _P9 + '.ResourceClaim': (
+    _P10 + '.ResourceClaim': (
         (1, 'name', 'string', 8),
         (2, 'request', 'string', 10),
     ),
-    _P9 + '.ResourceFieldSelector': (
+    _P10 + '.ResourceFieldSelector': (
         (1, 'containerName', 'string', 10),
         (2, 'resource', 'string', 8),
-        (3, 'divisor', _P19 + '.Quantity', 8),
+        (3, 'divisor', _P20 + '.Quantity', 8),
     ),
-    _P9 + '.ResourceHealth': (
+    _P10 + '.ResourceHealth': (
         (1, 'resourceID', 'string', 8),
         (2, 'health', 'string', 10),
     ),
-    _P9 + '.ResourceQuota': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.ResourceQuotaSpec', 8),
-        (3, 'status', _P9 + '.ResourceQuotaStatus', 8),
+    _P10 + '.ResourceQuota': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.ResourceQuotaSpec', 8),
+        (3, 'status', _P10 + '.ResourceQuotaStatus', 8),
     ),
-    _P9 + '.ResourceQuotaList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.ResourceQuota', 17),
+    _P10 + '.ResourceQuotaList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.ResourceQuota', 17),
     ),
-    _P9 + '.ResourceQuotaSpec': (
-        (1, 'hard', ('map', 'string', _P19 + '.Quantity'), 0),
+    _P10 + '.ResourceQuotaSpec': (
+        (1, 'hard', ('map', 'string', _P20 + '.Quantity'), 0),
         (2, 'scopes', 'string', 1),
-        (3, 'scopeSelector', _P9 + '.ScopeSelector', 0),
+        (3, 'scopeSelector', _P10 + '.ScopeSelector', 0),
     ),
-    _P9 + '.ResourceQuotaStatus': (
-        (1, 'hard', ('map', 'string', _P19 + '.Quantity'), 0),
-        (2, 'used', ('map', 'string', _P19 + '.Quantity'), 0),
+    _P10 + '.ResourceQuotaStatus': (
+        (1, 'hard', ('map', 'string', _P20 + '.Quantity'), 0),
+        (2, 'used', ('map', 'string', _P20 + '.Quantity'), 0),
     ),
-    _P9 + '.ResourceRequirements': (
-        (1, 'limits', ('map', 'string', _P19 + '.Quantity'), 0),
-        (2, 'requests', ('map', 'string', _P19 + '.Quantity'), 0),
-        (3, 'claims', _P9 + '.ResourceClaim', 1),
+    _P10 + '.ResourceRequirements': (
+        (1, 'limits', ('map', 'string', _P20 + '.Quantity'), 0),
+        (2, 'requests', ('map', 'string', _P20 + '.Quantity'), 0),
+        (3, 'claims', _P10 + '.ResourceClaim', 1),
     ),
-    _P9 + '.ResourceStatus': (
+    _P10 + '.ResourceStatus': (
         (1, 'name', 'string', 8),
-        (2, 'resources', _P9 + '.ResourceHealth', 1),
+        (2, 'resources', _P10 + '.ResourceHealth', 1),
     ),
-    _P9 + '.SELinuxOptions': (
+    _P10 + '.SELinuxOptions': (
         (1, 'user', 'string', 10),
         (2, 'role', 'string', 10),
         (3, 'type', 'string', 10),
         (4, 'level', 'string', 10),
     ),
-    _P9 + '.ScaleIOPersistentVolumeSource': (
+    _P10 + '.ScaleIOPersistentVolumeSource': (
         (1, 'gateway', 'string', 8),
         (2, 'system', 'string', 8),
-        (3, 'secretRef', _P9 + '.SecretReference', 16),
+        (3, 'secretRef', _P10 + '.SecretReference', 16),
         (4, 'sslEnabled', 'bool', 10),
         (5, 'protectionDomain', 'string', 10),
         (6, 'storagePool', 'string', 10),
@@ -2042,10 +2074,10 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (9, 'fsType', 'string', 10),
         (10, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.ScaleIOVolumeSource': (
+    _P10 + '.ScaleIOVolumeSource': (
         (1, 'gateway', 'string', 8),
         (2, 'system', 'string', 8),
-        (3, 'secretRef', _P9 + '.LocalObjectReference', 16),
+        (3, 'secretRef', _P10 + '.LocalObjectReference', 16),
         (4, 'sslEnabled', 'bool', 10),
         (5, 'protectionDomain', 'string', 10),
         (6, 'storagePool', 'string', 10),
@@ -2054,107 +2086,107 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (9, 'fsType', 'string', 10),
         (10, 'readOnly', 'bool', 10),
     ),
-    _P9 + '.ScopeSelector': (
-        (1, 'matchExpressions', _P9 + '.ScopedResourceSelectorRequirement', 1),
+    _P10 + '.ScopeSelector': (
+        (1, 'matchExpressions', _P10 + '.ScopedResourceSelectorRequirement', 1),
     ),
-    _P9 + '.ScopedResourceSelectorRequirement': (
+    _P10 + '.ScopedResourceSelectorRequirement': (
         (1, 'scopeName', 'string', 8),
         (2, 'operator', 'string', 8),
         (3, 'values', 'string', 1),
     ),
-    _P9 + '.SeccompProfile': (
+    _P10 + '.SeccompProfile': (
         (1, 'type', 'string', 8),
         (2, 'localhostProfile', 'string', 0),
     ),
-    _P9 + '.Secret': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P10 + '.Secret': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (5, 'immutable', 'bool', 0),
         (2, 'data', ('map', 'string', 'bytes'), 0),
         (4, 'stringData', ('map', 'string', 'string'), 0),
         (3, 'type', 'string', 10),
     ),
-    _P9 + '.SecretEnvSource': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
+    _P10 + '.SecretEnvSource': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
         (2, 'optional', 'bool', 0),
     ),
-    _P9 + '.SecretKeySelector': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
+    _P10 + '.SecretKeySelector': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
         (2, 'key', 'string', 8),
         (3, 'optional', 'bool', 0),
     ),
-    _P9 + '.SecretList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Secret', 17),
+    _P10 + '.SecretList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Secret', 17),
     ),
-    _P9 + '.SecretProjection': (
-        (1, 'localObjectReference', _P9 + '.LocalObjectReference', 4),
-        (2, 'items', _P9 + '.KeyToPath', 1),
+    _P10 + '.SecretProjection': (
+        (1, 'localObjectReference', _P10 + '.LocalObjectReference', 4),
+        (2, 'items', _P10 + '.KeyToPath', 1),
         (4, 'optional', 'bool', 0),
     ),
-    _P9 + '.SecretReference': (
+    _P10 + '.SecretReference': (
         (1, 'name', 'string', 10),
         (2, 'namespace', 'string', 10),
     ),
-    _P9 + '.SecretVolumeSource': (
+    _P10 + '.SecretVolumeSource': (
         (1, 'secretName', 'string', 10),
-        (2, 'items', _P9 + '.KeyToPath', 1),
+        (2, 'items', _P10 + '.KeyToPath', 1),
         (3, 'defaultMode', 'int32', 0),
         (4, 'optional', 'bool', 0),
     ),
-    _P9 + '.SecurityContext': (
-        (1, 'capabilities', _P9 + '.Capabilities', 0),
+    _P10 + '.SecurityContext': (
+        (1, 'capabilities', _P10 + '.Capabilities', 0),
         (2, 'privileged', 'bool', 0),
-        (3, 'seLinuxOptions', _P9 + '.SELinuxOptions', 0),
-        (10, 'windowsOptions', _P9 + '.WindowsSecurityContextOptions', 0),
+        (3, 'seLinuxOptions', _P10 + '.SELinuxOptions', 0),
+        (10, 'windowsOptions', _P10 + '.WindowsSecurityContextOptions', 0),
         (4, 'runAsUser', 'int64', 0),
         (8, 'runAsGroup', 'int64', 0),
         (5, 'runAsNonRoot', 'bool', 0),
         (6, 'readOnlyRootFilesystem', 'bool', 0),
         (7, 'allowPrivilegeEscalation', 'bool', 0),
         (9, 'procMount', 'string', 0),
-        (11, 'seccompProfile', _P9 + '.SeccompProfile', 0),
-        (12, 'appArmorProfile', _P9 + '.AppArmorProfile', 0),
+        (11, 'seccompProfile', _P10 + '.SeccompProfile', 0),
+        (12, 'appArmorProfile', _P10 + '.AppArmorProfile', 0),
     ),
-    _P9 + '.SerializedReference': (
-        (1, 'reference', _P9 + '.ObjectReference', 8),
+    _P10 + '.SerializedReference': (
+        (1, 'reference', _P10 + '.ObjectReference', 8),
     ),
-    _P9 + '.Service': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P9 + '.ServiceSpec', 8),
-        (3, 'status', _P9 + '.ServiceStatus', 8),
+    _P10 + '.Service': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P10 + '.ServiceSpec', 8),
+        (3, 'status', _P10 + '.ServiceStatus', 8),
     ),
-    _P9 + '.ServiceAccount': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'secrets', _P9 + '.ObjectReference', 1),
-        (3, 'imagePullSecrets', _P9 + '.LocalObjectReference', 1),
+    _P10 + '.ServiceAccount': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'secrets', _P10 + '.ObjectReference', 1),
+        (3, 'imagePullSecrets', _P10 + '.LocalObjectReference', 1),
         (4, 'automountServiceAccountToken', 'bool', 0),
     ),
-    _P9 + '.ServiceAccountList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.ServiceAccount', 17),
+    _P10 + '.ServiceAccountList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.ServiceAccount', 17),
     ),
-    _P9 + '.ServiceAccountTokenProjection': (
+    _P10 + '.ServiceAccountTokenProjection': (
         (1, 'audience', 'string', 10),
         (2, 'expirationSeconds', 'int64', 0),
         (3, 'path', 'string', 8),
     ),
-    _P9 + '.ServiceList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P9 + '.Service', 17),
+    _P10 + '.ServiceList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P10 + '.Service', 17),
     ),
-    _P9 + '.ServicePort': (
+    _P10 + '.ServicePort': (
         (1, 'name', 'string', 10),
         (2, 'protocol', 'string', 10),
         (6, 'appProtocol', 'string', 0),
         (3, 'port', 'int32', 8),
-        (4, 'targetPort', _P23 + '.IntOrString', 8),
+        (4, 'targetPort', _P24 + '.IntOrString', 8),
         (5, 'nodePort', 'int32', 10),
     ),
-    _P9 + '.ServiceProxyOptions': (
+    _P10 + '.ServiceProxyOptions': (
         (1, 'path', 'string', 10),
     ),
-    _P9 + '.ServiceSpec': (
-        (1, 'ports', _P9 + '.ServicePort', 1),
+    _P10 + '.ServiceSpec': (
+        (1, 'ports', _P10 + '.ServicePort', 1),
         (2, 'selector', ('map', 'string', 'string'), 0),
         (3, 'clusterIP', 'string', 10),
         (18, 'clusterIPs', 'string', 1),
@@ -2167,7 +2199,7 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (11, 'externalTrafficPolicy', 'string', 10),
         (12, 'healthCheckNodePort', 'int32', 10),
         (13, 'publishNotReadyAddresses', 'bool', 10),
-        (14, 'sessionAffinityConfig', _P9 + '.SessionAffinityConfig', 0),
+        (14, 'sessionAffinityConfig', _P10 + '.SessionAffinityConfig', 0),
         (19, 'ipFamilies', 'string', 1),
         (17, 'ipFamilyPolicy', 'string', 0),
         (20, 'allocateLoadBalancerNodePorts', 'bool', 0),
@@ -2175,88 +2207,88 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (22, 'internalTrafficPolicy', 'string', 0),
         (23, 'trafficDistribution', 'string', 0),
     ),
-    _P9 + '.ServiceStatus': (
-        (1, 'loadBalancer', _P9 + '.LoadBalancerStatus', 8),
-        (2, 'conditions', _P20 + '.Condition', 1),
+    _P10 + '.ServiceStatus': (
+        (1, 'loadBalancer', _P10 + '.LoadBalancerStatus', 8),
+        (2, 'conditions', _P21 + '.Condition', 1),
     ),
-    _P9 + '.SessionAffinityConfig': (
-        (1, 'clientIP', _P9 + '.ClientIPConfig', 0),
+    _P10 + '.SessionAffinityConfig': (
+        (1, 'clientIP', _P10 + '.ClientIPConfig', 0),
     ),
-    _P9 + '.SleepAction': (
+    _P10 + '.SleepAction': (
         (1, 'seconds', 'int64', 8),
     ),
-    _P9 + '.StorageOSPersistentVolumeSource': (
+    _P10 + '.StorageOSPersistentVolumeSource': (
         (1, 'volumeName', 'string', 10),
         (2, 'volumeNamespace', 'string', 10),
         (3, 'fsType', 'string', 10),
         (4, 'readOnly', 'bool', 10),
-        (5, 'secretRef', _P9 + '.ObjectReference', 0),
+        (5, 'secretRef', _P10 + '.ObjectReference', 0),
     ),
-    _P9 + '.StorageOSVolumeSource': (
+    _P10 + '.StorageOSVolumeSource': (
         (1, 'volumeName', 'string', 10),
         (2, 'volumeNamespace', 'string', 10),
         (3, 'fsType', 'string', 10),
         (4, 'readOnly', 'bool', 10),
-        (5, 'secretRef', _P9 + '.LocalObjectReference', 0),
+        (5, 'secretRef', _P10 + '.LocalObjectReference', 0),
     ),
-    _P9 + '.Sysctl': (
+    _P10 + '.Sysctl': (
         (1, 'name', 'string', 8),
         (2, 'value', 'string', 8),
     ),
-    _P9 + '.TCPSocketAction': (
-        (1, 'port', _P23 + '.IntOrString', 8),
+    _P10 + '.TCPSocketAction': (
+        (1, 'port', _P24 + '.IntOrString', 8),
         (2, 'host', 'string', 10),
     ),
-    _P9 + '.Taint': (
+    _P10 + '.Taint': (
         (1, 'key', 'string', 8),
         (2, 'value', 'string', 10),
         (3, 'effect', 'string', 8),
-        (4, 'timeAdded', _P20 + '.Time', 0),
+        (4, 'timeAdded', _P21 + '.Time', 0),
     ),
-    _P9 + '.Toleration': (
+    _P10 + '.Toleration': (
         (1, 'key', 'string', 10),
         (2, 'operator', 'string', 10),
         (3, 'value', 'string', 10),
         (4, 'effect', 'string', 10),
         (5, 'tolerationSeconds', 'int64', 0),
     ),
-    _P9 + '.TopologySelectorLabelRequirement': (
+    _P10 + '.TopologySelectorLabelRequirement': (
         (1, 'key', 'string', 8),
         (2, 'values', 'string', 17),
     ),
-    _P9 + '.TopologySelectorTerm': (
-        (1, 'matchLabelExpressions', _P9 + '.TopologySelectorLabelRequirement', 1),
+    _P10 + '.TopologySelectorTerm': (
+        (1, 'matchLabelExpressions', _P10 + '.TopologySelectorLabelRequirement', 1),
     ),
-    _P9 + '.TopologySpreadConstraint': (
+    _P10 + '.TopologySpreadConstraint': (
         (1, 'maxSkew', 'int32', 8),
         (2, 'topologyKey', 'string', 8),
         (3, 'whenUnsatisfiable', 'string', 8),
-        (4, 'labelSelector', _P20 + '.LabelSelector', 0),
+        (4, 'labelSelector', _P21 + '.LabelSelector', 0),
         (5, 'minDomains', 'int32', 0),
         (6, 'nodeAffinityPolicy', 'string', 0),
         (7, 'nodeTaintsPolicy', 'string', 0),
         (8, 'matchLabelKeys', 'string', 1),
     ),
-    _P9 + '.TypedLocalObjectReference': (
+    _P10 + '.TypedLocalObjectReference': (
         (1, 'apiGroup', 'string', 16),
         (2, 'kind', 'string', 8),
         (3, 'name', 'string', 8),
     ),
-    _P9 + '.TypedObjectReference': (
+    _P10 + '.TypedObjectReference': (
         (1, 'apiGroup', 'string', 16),
         (2, 'kind', 'string', 8),
         (3, 'name', 'string', 8),
         (4, 'namespace', 'string', 0),
     ),
-    _P9 + '.Volume': (
+    _P10 + '.Volume': (
         (1, 'name', 'string', 8),
-        (2, 'volumeSource', _P9 + '.VolumeSource', 4),
+        (2, 'volumeSource', _P10 + '.VolumeSource', 4),
     ),
-    _P9 + '.VolumeDevice': (
+    _P10 + '.VolumeDevice': (
         (1, 'name', 'string', 8),
         (2, 'devicePath', 'string', 8),
     ),
-    _P9 + '.VolumeMount': (
+    _P10 + '.VolumeMount': (
         (1, 'name', 'string', 8),
         (2, 'readOnly', 'bool', 10),
         (7, 'recursiveReadOnly', 'string', 0),
@@ -2265,513 +2297,513 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'mountPropagation', 'string', 0),
         (6, 'subPathExpr', 'string', 10),
     ),
-    _P9 + '.VolumeMountStatus': (
+    _P10 + '.VolumeMountStatus': (
         (1, 'name', 'string', 8),
         (2, 'mountPath', 'string', 8),
         (3, 'readOnly', 'bool', 10),
         (4, 'recursiveReadOnly', 'string', 0),
     ),
-    _P9 + '.VolumeNodeAffinity': (
-        (1, 'required', _P9 + '.NodeSelector', 0),
+    _P10 + '.VolumeNodeAffinity': (
+        (1, 'required', _P10 + '.NodeSelector', 0),
     ),
-    _P9 + '.VolumeProjection': (
-        (1, 'secret', _P9 + '.SecretProjection', 0),
-        (2, 'downwardAPI', _P9 + '.DownwardAPIProjection', 0),
-        (3, 'configMap', _P9 + '.ConfigMapProjection', 0),
-        (4, 'serviceAccountToken', _P9 + '.ServiceAccountTokenProjection', 0),
-        (5, 'clusterTrustBundle', _P9 + '.ClusterTrustBundleProjection', 0),
+    _P10 + '.VolumeProjection': (
+        (1, 'secret', _P10 + '.SecretProjection', 0),
+        (2, 'downwardAPI', _P10 + '.DownwardAPIProjection', 0),
+        (3, 'configMap', _P10 + '.ConfigMapProjection', 0),
+        (4, 'serviceAccountToken', _P10 + '.ServiceAccountTokenProjection', 0),
+        (5, 'clusterTrustBundle', _P10 + '.ClusterTrustBundleProjection', 0),
     ),
-    _P9 + '.VolumeResourceRequirements': (
-        (1, 'limits', ('map', 'string', _P19 + '.Quantity'), 0),
-        (2, 'requests', ('map', 'string', _P19 + '.Quantity'), 0),
+    _P10 + '.VolumeResourceRequirements': (
+        (1, 'limits', ('map', 'string', _P20 + '.Quantity'), 0),
+        (2, 'requests', ('map', 'string', _P20 + '.Quantity'), 0),
     ),
-    _P9 + '.VolumeSource': (
-        (1, 'hostPath', _P9 + '.HostPathVolumeSource', 0),
-        (2, 'emptyDir', _P9 + '.EmptyDirVolumeSource', 0),
-        (3, 'gcePersistentDisk', _P9 + '.GCEPersistentDiskVolumeSource', 0),
-        (4, 'awsElasticBlockStore', _P9 + '.AWSElasticBlockStoreVolumeSource', 0),
-        (5, 'gitRepo', _P9 + '.GitRepoVolumeSource', 0),
-        (6, 'secret', _P9 + '.SecretVolumeSource', 0),
-        (7, 'nfs', _P9 + '.NFSVolumeSource', 0),
-        (8, 'iscsi', _P9 + '.ISCSIVolumeSource', 0),
-        (9, 'glusterfs', _P9 + '.GlusterfsVolumeSource', 0),
-        (10, 'persistentVolumeClaim', _P9 + '.PersistentVolumeClaimVolumeSource', 0),
-        (11, 'rbd', _P9 + '.RBDVolumeSource', 0),
-        (12, 'flexVolume', _P9 + '.FlexVolumeSource', 0),
-        (13, 'cinder', _P9 + '.CinderVolumeSource', 0),
-        (14, 'cephfs', _P9 + '.CephFSVolumeSource', 0),
-        (15, 'flocker', _P9 + '.FlockerVolumeSource', 0),
-        (16, 'downwardAPI', _P9 + '.DownwardAPIVolumeSource', 0),
-        (17, 'fc', _P9 + '.FCVolumeSource', 0),
-        (18, 'azureFile', _P9 + '.AzureFileVolumeSource', 0),
-        (19, 'configMap', _P9 + '.ConfigMapVolumeSource', 0),
-        (20, 'vsphereVolume', _P9 + '.VsphereVirtualDiskVolumeSource', 0),
-        (21, 'quobyte', _P9 + '.QuobyteVolumeSource', 0),
-        (22, 'azureDisk', _P9 + '.AzureDiskVolumeSource', 0),
-        (23, 'photonPersistentDisk', _P9 + '.PhotonPersistentDiskVolumeSource', 0),
-        (26, 'projected', _P9 + '.ProjectedVolumeSource', 0),
-        (24, 'portworxVolume', _P9 + '.PortworxVolumeSource', 0),
-        (25, 'scaleIO', _P9 + '.ScaleIOVolumeSource', 0),
-        (27, 'storageos', _P9 + '.StorageOSVolumeSource', 0),
-        (28, 'csi', _P9 + '.CSIVolumeSource', 0),
-        (29, 'ephemeral', _P9 + '.EphemeralVolumeSource', 0),
-        (30, 'image', _P9 + '.ImageVolumeSource', 0),
+    _P10 + '.VolumeSource': (
+        (1, 'hostPath', _P10 + '.HostPathVolumeSource', 0),
+        (2, 'emptyDir', _P10 + '.EmptyDirVolumeSource', 0),
+        (3, 'gcePersistentDisk', _P10 + '.GCEPersistentDiskVolumeSource', 0),
+        (4, 'awsElasticBlockStore', _P10 + '.AWSElasticBlockStoreVolumeSource', 0),
+        (5, 'gitRepo', _P10 + '.GitRepoVolumeSource', 0),
+        (6, 'secret', _P10 + '.SecretVolumeSource', 0),
+        (7, 'nfs', _P10 + '.NFSVolumeSource', 0),
+        (8, 'iscsi', _P10 + '.ISCSIVolumeSource', 0),
+        (9, 'glusterfs', _P10 + '.GlusterfsVolumeSource', 0),
+        (10, 'persistentVolumeClaim', _P10 + '.PersistentVolumeClaimVolumeSource', 0),
+        (11, 'rbd', _P10 + '.RBDVolumeSource', 0),
+        (12, 'flexVolume', _P10 + '.FlexVolumeSource', 0),
+        (13, 'cinder', _P10 + '.CinderVolumeSource', 0),
+        (14, 'cephfs', _P10 + '.CephFSVolumeSource', 0),
+        (15, 'flocker', _P10 + '.FlockerVolumeSource', 0),
+        (16, 'downwardAPI', _P10 + '.DownwardAPIVolumeSource', 0),
+        (17, 'fc', _P10 + '.FCVolumeSource', 0),
+        (18, 'azureFile', _P10 + '.AzureFileVolumeSource', 0),
+        (19, 'configMap', _P10 + '.ConfigMapVolumeSource', 0),
+        (20, 'vsphereVolume', _P10 + '.VsphereVirtualDiskVolumeSource', 0),
+        (21, 'quobyte', _P10 + '.QuobyteVolumeSource', 0),
+        (22, 'azureDisk', _P10 + '.AzureDiskVolumeSource', 0),
+        (23, 'photonPersistentDisk', _P10 + '.PhotonPersistentDiskVolumeSource', 0),
+        (26, 'projected', _P10 + '.ProjectedVolumeSource', 0),
+        (24, 'portworxVolume', _P10 + '.PortworxVolumeSource', 0),
+        (25, 'scaleIO', _P10 + '.ScaleIOVolumeSource', 0),
+        (27, 'storageos', _P10 + '.StorageOSVolumeSource', 0),
+        (28, 'csi', _P10 + '.CSIVolumeSource', 0),
+        (29, 'ephemeral', _P10 + '.EphemeralVolumeSource', 0),
+        (30, 'image', _P10 + '.ImageVolumeSource', 0),
     ),
-    _P9 + '.VsphereVirtualDiskVolumeSource': (
+    _P10 + '.VsphereVirtualDiskVolumeSource': (
         (1, 'volumePath', 'string', 8),
         (2, 'fsType', 'string', 10),
         (3, 'storagePolicyName', 'string', 10),
         (4, 'storagePolicyID', 'string', 10),
     ),
-    _P9 + '.WeightedPodAffinityTerm': (
+    _P10 + '.WeightedPodAffinityTerm': (
         (1, 'weight', 'int32', 8),
-        (2, 'podAffinityTerm', _P9 + '.PodAffinityTerm', 8),
+        (2, 'podAffinityTerm', _P10 + '.PodAffinityTerm', 8),
     ),
-    _P9 + '.WindowsSecurityContextOptions': (
+    _P10 + '.WindowsSecurityContextOptions': (
         (1, 'gmsaCredentialSpecName', 'string', 0),
         (2, 'gmsaCredentialSpec', 'string', 0),
         (3, 'runAsUserName', 'string', 0),
         (4, 'hostProcess', 'bool', 0),
     ),
-    _P10 + '.Endpoint': (
+    _P11 + '.Endpoint': (
         (1, 'addresses', 'string', 17),
-        (2, 'conditions', _P10 + '.EndpointConditions', 8),
+        (2, 'conditions', _P11 + '.EndpointConditions', 8),
         (3, 'hostname', 'string', 0),
-        (4, 'targetRef', _P9 + '.ObjectReference', 0),
+        (4, 'targetRef', _P10 + '.ObjectReference', 0),
         (5, 'deprecatedTopology', ('map', 'string', 'string'), 0),
         (6, 'nodeName', 'string', 0),
         (7, 'zone', 'string', 0),
-        (8, 'hints', _P10 + '.EndpointHints', 0),
+        (8, 'hints', _P11 + '.EndpointHints', 0),
     ),
-    _P10 + '.EndpointConditions': (
+    _P11 + '.EndpointConditions': (
         (1, 'ready', 'bool', 0),
         (2, 'serving', 'bool', 0),
         (3, 'terminating', 'bool', 0),
     ),
-    _P10 + '.EndpointHints': (
-        (1, 'forZones', _P10 + '.ForZone', 1),
-        (2, 'forNodes', _P10 + '.ForNode', 1),
+    _P11 + '.EndpointHints': (
+        (1, 'forZones', _P11 + '.ForZone', 1),
+        (2, 'forNodes', _P11 + '.ForNode', 1),
     ),
-    _P10 + '.EndpointPort': (
+    _P11 + '.EndpointPort': (
         (1, 'name', 'string', 0),
         (2, 'protocol', 'string', 0),
         (3, 'port', 'int32', 0),
         (4, 'appProtocol', 'string', 0),
     ),
-    _P10 + '.EndpointSlice': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P11 + '.EndpointSlice': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (4, 'addressType', 'string', 8),
-        (2, 'endpoints', _P10 + '.Endpoint', 17),
-        (3, 'ports', _P10 + '.EndpointPort', 17),
+        (2, 'endpoints', _P11 + '.Endpoint', 17),
+        (3, 'ports', _P11 + '.EndpointPort', 17),
     ),
-    _P10 + '.EndpointSliceList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P10 + '.EndpointSlice', 17),
+    _P11 + '.EndpointSliceList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P11 + '.EndpointSlice', 17),
     ),
-    _P10 + '.ForNode': (
+    _P11 + '.ForNode': (
         (1, 'name', 'string', 8),
     ),
-    _P10 + '.ForZone': (
+    _P11 + '.ForZone': (
         (1, 'name', 'string', 8),
     ),
-    _P11 + '.Event': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'eventTime', _P20 + '.MicroTime', 8),
-        (3, 'series', _P11 + '.EventSeries', 0),
+    _P12 + '.Event': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'eventTime', _P21 + '.MicroTime', 8),
+        (3, 'series', _P12 + '.EventSeries', 0),
         (4, 'reportingController', 'string', 10),
         (5, 'reportingInstance', 'string', 10),
         (6, 'action', 'string', 10),
         (7, 'reason', 'string', 10),
-        (8, 'regarding', _P9 + '.ObjectReference', 8),
-        (9, 'related', _P9 + '.ObjectReference', 0),
+        (8, 'regarding', _P10 + '.ObjectReference', 8),
+        (9, 'related', _P10 + '.ObjectReference', 0),
         (10, 'note', 'string', 10),
         (11, 'type', 'string', 10),
-        (12, 'deprecatedSource', _P9 + '.EventSource', 8),
-        (13, 'deprecatedFirstTimestamp', _P20 + '.Time', 8),
-        (14, 'deprecatedLastTimestamp', _P20 + '.Time', 8),
+        (12, 'deprecatedSource', _P10 + '.EventSource', 8),
+        (13, 'deprecatedFirstTimestamp', _P21 + '.Time', 8),
+        (14, 'deprecatedLastTimestamp', _P21 + '.Time', 8),
         (15, 'deprecatedCount', 'int32', 10),
     ),
-    _P11 + '.EventList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P11 + '.Event', 17),
+    _P12 + '.EventList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P12 + '.Event', 17),
     ),
-    _P11 + '.EventSeries': (
+    _P12 + '.EventSeries': (
         (1, 'count', 'int32', 8),
-        (2, 'lastObservedTime', _P20 + '.MicroTime', 8),
+        (2, 'lastObservedTime', _P21 + '.MicroTime', 8),
     ),
-    _P12 + '.HTTPIngressPath': (
+    _P13 + '.HTTPIngressPath': (
         (1, 'path', 'string', 10),
         (3, 'pathType', 'string', 16),
-        (2, 'backend', _P12 + '.IngressBackend', 8),
+        (2, 'backend', _P13 + '.IngressBackend', 8),
     ),
-    _P12 + '.HTTPIngressRuleValue': (
-        (1, 'paths', _P12 + '.HTTPIngressPath', 17),
+    _P13 + '.HTTPIngressRuleValue': (
+        (1, 'paths', _P13 + '.HTTPIngressPath', 17),
     ),
-    _P12 + '.IPAddress': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P12 + '.IPAddressSpec', 8),
+    _P13 + '.IPAddress': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P13 + '.IPAddressSpec', 8),
     ),
-    _P12 + '.IPAddressList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P12 + '.IPAddress', 17),
+    _P13 + '.IPAddressList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P13 + '.IPAddress', 17),
     ),
-    _P12 + '.IPAddressSpec': (
-        (1, 'parentRef', _P12 + '.ParentReference', 0),
+    _P13 + '.IPAddressSpec': (
+        (1, 'parentRef', _P13 + '.ParentReference', 0),
     ),
-    _P12 + '.IPBlock': (
+    _P13 + '.IPBlock': (
         (1, 'cidr', 'string', 8),
         (2, 'except', 'string', 1),
     ),
-    _P12 + '.Ingress': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P12 + '.IngressSpec', 8),
-        (3, 'status', _P12 + '.IngressStatus', 8),
+    _P13 + '.Ingress': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P13 + '.IngressSpec', 8),
+        (3, 'status', _P13 + '.IngressStatus', 8),
     ),
-    _P12 + '.IngressBackend': (
-        (4, 'service', _P12 + '.IngressServiceBackend', 0),
-        (3, 'resource', _P9 + '.TypedLocalObjectReference', 0),
+    _P13 + '.IngressBackend': (
+        (4, 'service', _P13 + '.IngressServiceBackend', 0),
+        (3, 'resource', _P10 + '.TypedLocalObjectReference', 0),
     ),
-    _P12 + '.IngressClass': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P12 + '.IngressClassSpec', 8),
+    _P13 + '.IngressClass': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P13 + '.IngressClassSpec', 8),
     ),
-    _P12 + '.IngressClassList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P12 + '.IngressClass', 17),
+    _P13 + '.IngressClassList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P13 + '.IngressClass', 17),
     ),
-    _P12 + '.IngressClassParametersReference': (
+    _P13 + '.IngressClassParametersReference': (
         (1, 'apiGroup', 'string', 0),
         (2, 'kind', 'string', 8),
         (3, 'name', 'string', 8),
         (4, 'scope', 'string', 16),
         (5, 'namespace', 'string', 0),
     ),
-    _P12 + '.IngressClassSpec': (
+    _P13 + '.IngressClassSpec': (
         (1, 'controller', 'string', 10),
-        (2, 'parameters', _P12 + '.IngressClassParametersReference', 0),
+        (2, 'parameters', _P13 + '.IngressClassParametersReference', 0),
     ),
-    _P12 + '.IngressList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P12 + '.Ingress', 17),
+    _P13 + '.IngressList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P13 + '.Ingress', 17),
     ),
-    _P12 + '.IngressLoadBalancerIngress': (
+    _P13 + '.IngressLoadBalancerIngress': (
         (1, 'ip', 'string', 10),
         (2, 'hostname', 'string', 10),
-        (4, 'ports', _P12 + '.IngressPortStatus', 1),
+        (4, 'ports', _P13 + '.IngressPortStatus', 1),
     ),
-    _P12 + '.IngressLoadBalancerStatus': (
-        (1, 'ingress', _P12 + '.IngressLoadBalancerIngress', 1),
+    _P13 + '.IngressLoadBalancerStatus': (
+        (1, 'ingress', _P13 + '.IngressLoadBalancerIngress', 1),
     ),
-    _P12 + '.IngressPortStatus': (
+    _P13 + '.IngressPortStatus': (
         (1, 'port', 'int32', 8),
         (2, 'protocol', 'string', 8),
         (3, 'error', 'string', 0),
     ),
-    _P12 + '.IngressRule': (
+    _P13 + '.IngressRule': (
         (1, 'host', 'string', 10),
-        (2, 'ingressRuleValue', _P12 + '.IngressRuleValue', 4),
+        (2, 'ingressRuleValue', _P13 + '.IngressRuleValue', 4),
     ),
-    _P12 + '.IngressRuleValue': (
-        (1, 'http', _P12 + '.HTTPIngressRuleValue', 0),
+    _P13 + '.IngressRuleValue': (
+        (1, 'http', _P13 + '.HTTPIngressRuleValue', 0),
     ),
-    _P12 + '.IngressServiceBackend': (
+    _P13 + '.IngressServiceBackend': (
         (1, 'name', 'string', 8),
-        (2, 'port', _P12 + '.ServiceBackendPort', 8),
+        (2, 'port', _P13 + '.ServiceBackendPort', 8),
     ),
-    _P12 + '.IngressSpec': (
+    _P13 + '.IngressSpec': (
         (4, 'ingressClassName', 'string', 0),
-        (1, 'defaultBackend', _P12 + '.IngressBackend', 0),
-        (2, 'tls', _P12 + '.IngressTLS', 1),
-        (3, 'rules', _P12 + '.IngressRule', 1),
+        (1, 'defaultBackend', _P13 + '.IngressBackend', 0),
+        (2, 'tls', _P13 + '.IngressTLS', 1),
+        (3, 'rules', _P13 + '.IngressRule', 1),
     ),
-    _P12 + '.IngressStatus': (
-        (1, 'loadBalancer', _P12 + '.IngressLoadBalancerStatus', 8),
+    _P13 + '.IngressStatus': (
+        (1, 'loadBalancer', _P13 + '.IngressLoadBalancerStatus', 8),
     ),
-    _P12 + '.IngressTLS': (
+    _P13 + '.IngressTLS': (
         (1, 'hosts', 'string', 1),
         (2, 'secretName', 'string', 10),
     ),
-    _P12 + '.NetworkPolicy': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P12 + '.NetworkPolicySpec', 8),
+    _P13 + '.NetworkPolicy': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P13 + '.NetworkPolicySpec', 8),
     ),
-    _P12 + '.NetworkPolicyEgressRule': (
-        (1, 'ports', _P12 + '.NetworkPolicyPort', 1),
-        (2, 'to', _P12 + '.NetworkPolicyPeer', 1),
+    _P13 + '.NetworkPolicyEgressRule': (
+        (1, 'ports', _P13 + '.NetworkPolicyPort', 1),
+        (2, 'to', _P13 + '.NetworkPolicyPeer', 1),
     ),
-    _P12 + '.NetworkPolicyIngressRule': (
-        (1, 'ports', _P12 + '.NetworkPolicyPort', 1),
-        (2, 'from', _P12 + '.NetworkPolicyPeer', 1),
+    _P13 + '.NetworkPolicyIngressRule': (
+        (1, 'ports', _P13 + '.NetworkPolicyPort', 1),
+        (2, 'from', _P13 + '.NetworkPolicyPeer', 1),
     ),
-    _P12 + '.NetworkPolicyList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P12 + '.NetworkPolicy', 17),
+    _P13 + '.NetworkPolicyList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P13 + '.NetworkPolicy', 17),
     ),
-    _P12 + '.NetworkPolicyPeer': (
-        (1, 'podSelector', _P20 + '.LabelSelector', 0),
-        (2, 'namespaceSelector', _P20 + '.LabelSelector', 0),
-        (3, 'ipBlock', _P12 + '.IPBlock', 0),
+    _P13 + '.NetworkPolicyPeer': (
+        (1, 'podSelector', _P21 + '.LabelSelector', 0),
+        (2, 'namespaceSelector', _P21 + '.LabelSelector', 0),
+        (3, 'ipBlock', _P13 + '.IPBlock', 0),
     ),
-    _P12 + '.NetworkPolicyPort': (
+    _P13 + '.NetworkPolicyPort': (
         (1, 'protocol', 'string', 0),
-        (2, 'port', _P23 + '.IntOrString', 0),
+        (2, 'port', _P24 + '.IntOrString', 0),
         (3, 'endPort', 'int32', 0),
     ),
-    _P12 + '.NetworkPolicySpec': (
-        (1, 'podSelector', _P20 + '.LabelSelector', 8),
-        (2, 'ingress', _P12 + '.NetworkPolicyIngressRule', 1),
-        (3, 'egress', _P12 + '.NetworkPolicyEgressRule', 1),
+    _P13 + '.NetworkPolicySpec': (
+        (1, 'podSelector', _P21 + '.LabelSelector', 8),
+        (2, 'ingress', _P13 + '.NetworkPolicyIngressRule', 1),
+        (3, 'egress', _P13 + '.NetworkPolicyEgressRule', 1),
         (4, 'policyTypes', 'string', 1),
     ),
-    _P12 + '.ParentReference': (
+    _P13 + '.ParentReference': (
         (1, 'group', 'string', 10),
         (2, 'resource', 'string', 10),
         (3, 'namespace', 'string', 10),
         (4, 'name', 'string', 10),
     ),
-    _P12 + '.ServiceBackendPort': (
+    _P13 + '.ServiceBackendPort': (
         (1, 'name', 'string', 10),
         (2, 'number', 'int32', 10),
     ),
-    _P12 + '.ServiceCIDR': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P12 + '.ServiceCIDRSpec', 8),
-        (3, 'status', _P12 + '.ServiceCIDRStatus', 8),
+    _P13 + '.ServiceCIDR': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P13 + '.ServiceCIDRSpec', 8),
+        (3, 'status', _P13 + '.ServiceCIDRStatus', 8),
     ),
-    _P12 + '.ServiceCIDRList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P12 + '.ServiceCIDR', 17),
+    _P13 + '.ServiceCIDRList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P13 + '.ServiceCIDR', 17),
     ),
-    _P12 + '.ServiceCIDRSpec': (
+    _P13 + '.ServiceCIDRSpec': (
         (1, 'cidrs', 'string', 1),
     ),
-    _P12 + '.ServiceCIDRStatus': (
-        (1, 'conditions', _P20 + '.Condition', 1),
+    _P13 + '.ServiceCIDRStatus': (
+        (1, 'conditions', _P21 + '.Condition', 1),
     ),
-    _P13 + '.Overhead': (
-        (1, 'podFixed', ('map', 'string', _P19 + '.Quantity'), 0),
+    _P14 + '.Overhead': (
+        (1, 'podFixed', ('map', 'string', _P20 + '.Quantity'), 0),
     ),
-    _P13 + '.RuntimeClass': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P14 + '.RuntimeClass': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'handler', 'string', 8),
-        (3, 'overhead', _P13 + '.Overhead', 0),
-        (4, 'scheduling', _P13 + '.Scheduling', 0),
+        (3, 'overhead', _P14 + '.Overhead', 0),
+        (4, 'scheduling', _P14 + '.Scheduling', 0),
     ),
-    _P13 + '.RuntimeClassList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P13 + '.RuntimeClass', 17),
+    _P14 + '.RuntimeClassList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P14 + '.RuntimeClass', 17),
     ),
-    _P13 + '.Scheduling': (
+    _P14 + '.Scheduling': (
         (1, 'nodeSelector', ('map', 'string', 'string'), 0),
-        (2, 'tolerations', _P9 + '.Toleration', 1),
+        (2, 'tolerations', _P10 + '.Toleration', 1),
     ),
-    _P14 + '.Eviction': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'deleteOptions', _P20 + '.DeleteOptions', 0),
+    _P15 + '.Eviction': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'deleteOptions', _P21 + '.DeleteOptions', 0),
     ),
-    _P14 + '.PodDisruptionBudget': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P14 + '.PodDisruptionBudgetSpec', 8),
-        (3, 'status', _P14 + '.PodDisruptionBudgetStatus', 8),
+    _P15 + '.PodDisruptionBudget': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P15 + '.PodDisruptionBudgetSpec', 8),
+        (3, 'status', _P15 + '.PodDisruptionBudgetStatus', 8),
     ),
-    _P14 + '.PodDisruptionBudgetList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P14 + '.PodDisruptionBudget', 17),
+    _P15 + '.PodDisruptionBudgetList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P15 + '.PodDisruptionBudget', 17),
     ),
-    _P14 + '.PodDisruptionBudgetSpec': (
-        (1, 'minAvailable', _P23 + '.IntOrString', 0),
-        (2, 'selector', _P20 + '.LabelSelector', 0),
-        (3, 'maxUnavailable', _P23 + '.IntOrString', 0),
+    _P15 + '.PodDisruptionBudgetSpec': (
+        (1, 'minAvailable', _P24 + '.IntOrString', 0),
+        (2, 'selector', _P21 + '.LabelSelector', 0),
+        (3, 'maxUnavailable', _P24 + '.IntOrString', 0),
         (4, 'unhealthyPodEvictionPolicy', 'string', 0),
     ),
-    _P14 + '.PodDisruptionBudgetStatus': (
+    _P15 + '.PodDisruptionBudgetStatus': (
         (1, 'observedGeneration', 'int64', 10),
-        (2, 'disruptedPods', ('map', 'string', _P20 + '.Time'), 0),
+        (2, 'disruptedPods', ('map', 'string', _P21 + '.Time'), 0),
         (3, 'disruptionsAllowed', 'int32', 8),
         (4, 'currentHealthy', 'int32', 8),
         (5, 'desiredHealthy', 'int32', 8),
         (6, 'expectedPods', 'int32', 8),
-        (7, 'conditions', _P20 + '.Condition', 1),
+        (7, 'conditions', _P21 + '.Condition', 1),
     ),
-    _P15 + '.AggregationRule': (
-        (1, 'clusterRoleSelectors', _P20 + '.LabelSelector', 1),
+    _P16 + '.AggregationRule': (
+        (1, 'clusterRoleSelectors', _P21 + '.LabelSelector', 1),
     ),
-    _P15 + '.ClusterRole': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'rules', _P15 + '.PolicyRule', 17),
-        (3, 'aggregationRule', _P15 + '.AggregationRule', 0),
+    _P16 + '.ClusterRole': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'rules', _P16 + '.PolicyRule', 17),
+        (3, 'aggregationRule', _P16 + '.AggregationRule', 0),
     ),
-    _P15 + '.ClusterRoleBinding': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'subjects', _P15 + '.Subject', 1),
-        (3, 'roleRef', _P15 + '.RoleRef', 8),
+    _P16 + '.ClusterRoleBinding': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'subjects', _P16 + '.Subject', 1),
+        (3, 'roleRef', _P16 + '.RoleRef', 8),
     ),
-    _P15 + '.ClusterRoleBindingList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P15 + '.ClusterRoleBinding', 17),
+    _P16 + '.ClusterRoleBindingList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P16 + '.ClusterRoleBinding', 17),
     ),
-    _P15 + '.ClusterRoleList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P15 + '.ClusterRole', 17),
+    _P16 + '.ClusterRoleList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P16 + '.ClusterRole', 17),
     ),
-    _P15 + '.PolicyRule': (
+    _P16 + '.PolicyRule': (
         (1, 'verbs', 'string', 17),
         (2, 'apiGroups', 'string', 1),
         (3, 'resources', 'string', 1),
         (4, 'resourceNames', 'string', 1),
         (5, 'nonResourceURLs', 'string', 1),
     ),
-    _P15 + '.Role': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'rules', _P15 + '.PolicyRule', 17),
+    _P16 + '.Role': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'rules', _P16 + '.PolicyRule', 17),
     ),
-    _P15 + '.RoleBinding': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'subjects', _P15 + '.Subject', 1),
-        (3, 'roleRef', _P15 + '.RoleRef', 8),
+    _P16 + '.RoleBinding': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'subjects', _P16 + '.Subject', 1),
+        (3, 'roleRef', _P16 + '.RoleRef', 8),
     ),
-    _P15 + '.RoleBindingList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P15 + '.RoleBinding', 17),
+    _P16 + '.RoleBindingList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P16 + '.RoleBinding', 17),
     ),
-    _P15 + '.RoleList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P15 + '.Role', 17),
+    _P16 + '.RoleList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P16 + '.Role', 17),
     ),
-    _P15 + '.RoleRef': (
+    _P16 + '.RoleRef': (
         (1, 'apiGroup', 'string', 8),
         (2, 'kind', 'string', 8),
         (3, 'name', 'string', 8),
     ),
-    _P15 + '.Subject': (
+    _P16 + '.Subject': (
         (1, 'kind', 'string', 8),
         (2, 'apiGroup', 'string', 10),
         (3, 'name', 'string', 8),
         (4, 'namespace', 'string', 10),
     ),
-    _P16 + '.PriorityClass': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P17 + '.PriorityClass': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'value', 'int32', 8),
         (3, 'globalDefault', 'bool', 10),
         (4, 'description', 'string', 10),
         (5, 'preemptionPolicy', 'string', 0),
     ),
-    _P16 + '.PriorityClassList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P16 + '.PriorityClass', 17),
+    _P17 + '.PriorityClassList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P17 + '.PriorityClass', 17),
     ),
-    _P17 + '.CSIDriver': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P17 + '.CSIDriverSpec', 8),
+    _P18 + '.CSIDriver': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P18 + '.CSIDriverSpec', 8),
     ),
-    _P17 + '.CSIDriverList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P17 + '.CSIDriver', 17),
+    _P18 + '.CSIDriverList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P18 + '.CSIDriver', 17),
     ),
-    _P17 + '.CSIDriverSpec': (
+    _P18 + '.CSIDriverSpec': (
         (1, 'attachRequired', 'bool', 0),
         (2, 'podInfoOnMount', 'bool', 0),
         (3, 'volumeLifecycleModes', 'string', 1),
         (4, 'storageCapacity', 'bool', 0),
         (5, 'fsGroupPolicy', 'string', 0),
-        (6, 'tokenRequests', _P17 + '.TokenRequest', 1),
+        (6, 'tokenRequests', _P18 + '.TokenRequest', 1),
         (7, 'requiresRepublish', 'bool', 0),
         (8, 'seLinuxMount', 'bool', 0),
         (9, 'nodeAllocatableUpdatePeriodSeconds', 'int64', 0),
     ),
-    _P17 + '.CSINode': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P17 + '.CSINodeSpec', 8),
+    _P18 + '.CSINode': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P18 + '.CSINodeSpec', 8),
     ),
-    _P17 + '.CSINodeDriver': (
+    _P18 + '.CSINodeDriver': (
         (1, 'name', 'string', 8),
         (2, 'nodeID', 'string', 8),
         (3, 'topologyKeys', 'string', 17),
-        (4, 'allocatable', _P17 + '.VolumeNodeResources', 0),
+        (4, 'allocatable', _P18 + '.VolumeNodeResources', 0),
     ),
-    _P17 + '.CSINodeList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P17 + '.CSINode', 17),
+    _P18 + '.CSINodeList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P18 + '.CSINode', 17),
     ),
-    _P17 + '.CSINodeSpec': (
-        (1, 'drivers', _P17 + '.CSINodeDriver', 17),
+    _P18 + '.CSINodeSpec': (
+        (1, 'drivers', _P18 + '.CSINodeDriver', 17),
     ),
-    _P17 + '.CSIStorageCapacity': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'nodeTopology', _P20 + '.LabelSelector', 0),
+    _P18 + '.CSIStorageCapacity': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'nodeTopology', _P21 + '.LabelSelector', 0),
         (3, 'storageClassName', 'string', 8),
-        (4, 'capacity', _P19 + '.Quantity', 0),
-        (5, 'maximumVolumeSize', _P19 + '.Quantity', 0),
+        (4, 'capacity', _P20 + '.Quantity', 0),
+        (5, 'maximumVolumeSize', _P20 + '.Quantity', 0),
     ),
-    _P17 + '.CSIStorageCapacityList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P17 + '.CSIStorageCapacity', 17),
+    _P18 + '.CSIStorageCapacityList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P18 + '.CSIStorageCapacity', 17),
     ),
-    _P17 + '.StorageClass': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P18 + '.StorageClass': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
         (2, 'provisioner', 'string', 8),
         (3, 'parameters', ('map', 'string', 'string'), 0),
         (4, 'reclaimPolicy', 'string', 0),
         (5, 'mountOptions', 'string', 1),
         (6, 'allowVolumeExpansion', 'bool', 0),
         (7, 'volumeBindingMode', 'string', 0),
-        (8, 'allowedTopologies', _P9 + '.TopologySelectorTerm', 1),
+        (8, 'allowedTopologies', _P10 + '.TopologySelectorTerm', 1),
     ),
-    _P17 + '.StorageClassList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P17 + '.StorageClass', 17),
+    _P18 + '.StorageClassList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P18 + '.StorageClass', 17),
     ),
-    _P17 + '.TokenRequest': (
+    _P18 + '.TokenRequest': (
         (1, 'audience', 'string', 8),
         (2, 'expirationSeconds', 'int64', 0),
     ),
-    _P17 + '.VolumeAttachment': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P17 + '.VolumeAttachmentSpec', 8),
-        (3, 'status', _P17 + '.VolumeAttachmentStatus', 8),
+    _P18 + '.VolumeAttachment': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P18 + '.VolumeAttachmentSpec', 8),
+        (3, 'status', _P18 + '.VolumeAttachmentStatus', 8),
     ),
-    _P17 + '.VolumeAttachmentList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P17 + '.VolumeAttachment', 17),
+    _P18 + '.VolumeAttachmentList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P18 + '.VolumeAttachment', 17),
     ),
-    _P17 + '.VolumeAttachmentSource': (
+    _P18 + '.VolumeAttachmentSource': (
         (1, 'persistentVolumeName', 'string', 0),
-        (2, 'inlineVolumeSpec', _P9 + '.PersistentVolumeSpec', 0),
+        (2, 'inlineVolumeSpec', _P10 + '.PersistentVolumeSpec', 0),
     ),
-    _P17 + '.VolumeAttachmentSpec': (
+    _P18 + '.VolumeAttachmentSpec': (
         (1, 'attacher', 'string', 8),
-        (2, 'source', _P17 + '.VolumeAttachmentSource', 8),
+        (2, 'source', _P18 + '.VolumeAttachmentSource', 8),
         (3, 'nodeName', 'string', 8),
     ),
-    _P17 + '.VolumeAttachmentStatus': (
+    _P18 + '.VolumeAttachmentStatus': (
         (1, 'attached', 'bool', 8),
         (2, 'attachmentMetadata', ('map', 'string', 'string'), 0),
-        (3, 'attachError', _P17 + '.VolumeError', 0),
-        (4, 'detachError', _P17 + '.VolumeError', 0),
+        (3, 'attachError', _P18 + '.VolumeError', 0),
+        (4, 'detachError', _P18 + '.VolumeError', 0),
     ),
-    _P17 + '.VolumeError': (
-        (1, 'time', _P20 + '.Time', 8),
+    _P18 + '.VolumeError': (
+        (1, 'time', _P21 + '.Time', 8),
         (2, 'message', 'string', 10),
         (3, 'errorCode', 'int32', 0),
     ),
-    _P17 + '.VolumeNodeResources': (
+    _P18 + '.VolumeNodeResources': (
         (1, 'count', 'int32', 0),
     ),
-    _P18 + '.ConversionRequest': (
+    _P19 + '.ConversionRequest': (
         (1, 'uid', 'string', 8),
         (2, 'desiredAPIVersion', 'string', 8),
-        (3, 'objects', _P21 + '.RawExtension', 17),
+        (3, 'objects', _P22 + '.RawExtension', 17),
     ),
-    _P18 + '.ConversionResponse': (
+    _P19 + '.ConversionResponse': (
         (1, 'uid', 'string', 8),
-        (2, 'convertedObjects', _P21 + '.RawExtension', 17),
-        (3, 'result', _P20 + '.Status', 8),
+        (2, 'convertedObjects', _P22 + '.RawExtension', 17),
+        (3, 'result', _P21 + '.Status', 8),
     ),
-    _P18 + '.ConversionReview': (
-        (1, 'request', _P18 + '.ConversionRequest', 0),
-        (2, 'response', _P18 + '.ConversionResponse', 0),
+    _P19 + '.ConversionReview': (
+        (1, 'request', _P19 + '.ConversionRequest', 0),
+        (2, 'response', _P19 + '.ConversionResponse', 0),
     ),
-    _P18 + '.CustomResourceColumnDefinition': (
+    _P19 + '.CustomResourceColumnDefinition': (
         (1, 'name', 'string', 8),
         (2, 'type', 'string', 8),
         (3, 'format', 'string', 10),
@@ -2779,27 +2811,27 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'priority', 'int32', 10),
         (6, 'jsonPath', 'string', 8),
     ),
-    _P18 + '.CustomResourceConversion': (
+    _P19 + '.CustomResourceConversion': (
         (1, 'strategy', 'string', 8),
-        (2, 'webhook', _P18 + '.WebhookConversion', 0),
+        (2, 'webhook', _P19 + '.WebhookConversion', 0),
     ),
-    _P18 + '.CustomResourceDefinition': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
-        (2, 'spec', _P18 + '.CustomResourceDefinitionSpec', 8),
-        (3, 'status', _P18 + '.CustomResourceDefinitionStatus', 8),
+    _P19 + '.CustomResourceDefinition': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
+        (2, 'spec', _P19 + '.CustomResourceDefinitionSpec', 8),
+        (3, 'status', _P19 + '.CustomResourceDefinitionStatus', 8),
     ),
-    _P18 + '.CustomResourceDefinitionCondition': (
+    _P19 + '.CustomResourceDefinitionCondition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
-        (3, 'lastTransitionTime', _P20 + '.Time', 8),
+        (3, 'lastTransitionTime', _P21 + '.Time', 8),
         (4, 'reason', 'string', 10),
         (5, 'message', 'string', 10),
     ),
-    _P18 + '.CustomResourceDefinitionList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P18 + '.CustomResourceDefinition', 17),
+    _P19 + '.CustomResourceDefinitionList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P19 + '.CustomResourceDefinition', 17),
     ),
-    _P18 + '.CustomResourceDefinitionNames': (
+    _P19 + '.CustomResourceDefinitionNames': (
         (1, 'plural', 'string', 8),
         (2, 'singular', 'string', 10),
         (3, 'shortNames', 'string', 1),
@@ -2807,52 +2839,52 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'listKind', 'string', 10),
         (6, 'categories', 'string', 1),
     ),
-    _P18 + '.CustomResourceDefinitionSpec': (
+    _P19 + '.CustomResourceDefinitionSpec': (
         (1, 'group', 'string', 8),
-        (3, 'names', _P18 + '.CustomResourceDefinitionNames', 8),
+        (3, 'names', _P19 + '.CustomResourceDefinitionNames', 8),
         (4, 'scope', 'string', 8),
-        (7, 'versions', _P18 + '.CustomResourceDefinitionVersion', 17),
-        (9, 'conversion', _P18 + '.CustomResourceConversion', 0),
+        (7, 'versions', _P19 + '.CustomResourceDefinitionVersion', 17),
+        (9, 'conversion', _P19 + '.CustomResourceConversion', 0),
         (10, 'preserveUnknownFields', 'bool', 10),
     ),
-    _P18 + '.CustomResourceDefinitionStatus': (
-        (1, 'conditions', _P18 + '.CustomResourceDefinitionCondition', 17),
-        (2, 'acceptedNames', _P18 + '.CustomResourceDefinitionNames', 8),
+    _P19 + '.CustomResourceDefinitionStatus': (
+        (1, 'conditions', _P19 + '.CustomResourceDefinitionCondition', 17),
+        (2, 'acceptedNames', _P19 + '.CustomResourceDefinitionNames', 8),
         (3, 'storedVersions', 'string', 17),
     ),
-    _P18 + '.CustomResourceDefinitionVersion': (
+    _P19 + '.CustomResourceDefinitionVersion': (
         (1, 'name', 'string', 8),
         (2, 'served', 'bool', 8),
         (3, 'storage', 'bool', 8),
         (7, 'deprecated', 'bool', 10),
         (8, 'deprecationWarning', 'string', 0),
-        (4, 'schema', _P18 + '.CustomResourceValidation', 0),
-        (5, 'subresources', _P18 + '.CustomResourceSubresources', 0),
-        (6, 'additionalPrinterColumns', _P18 + '.CustomResourceColumnDefinition', 1),
-        (9, 'selectableFields', _P18 + '.SelectableField', 1),
+        (4, 'schema', _P19 + '.CustomResourceValidation', 0),
+        (5, 'subresources', _P19 + '.CustomResourceSubresources', 0),
+        (6, 'additionalPrinterColumns', _P19 + '.CustomResourceColumnDefinition', 1),
+        (9, 'selectableFields', _P19 + '.SelectableField', 1),
     ),
-    _P18 + '.CustomResourceSubresourceScale': (
+    _P19 + '.CustomResourceSubresourceScale': (
         (1, 'specReplicasPath', 'string', 8),
         (2, 'statusReplicasPath', 'string', 8),
         (3, 'labelSelectorPath', 'string', 0),
     ),
-    _P18 + '.CustomResourceSubresourceStatus': (
+    _P19 + '.CustomResourceSubresourceStatus': (
     ),
-    _P18 + '.CustomResourceSubresources': (
-        (1, 'status', _P18 + '.CustomResourceSubresourceStatus', 0),
-        (2, 'scale', _P18 + '.CustomResourceSubresourceScale', 0),
+    _P19 + '.CustomResourceSubresources': (
+        (1, 'status', _P19 + '.CustomResourceSubresourceStatus', 0),
+        (2, 'scale', _P19 + '.CustomResourceSubresourceScale', 0),
     ),
-    _P18 + '.CustomResourceValidation': (
-        (1, 'openAPIV3Schema', _P18 + '.JSONSchemaProps', 0),
+    _P19 + '.CustomResourceValidation': (
+        (1, 'openAPIV3Schema', _P19 + '.JSONSchemaProps', 0),
     ),
-    _P18 + '.ExternalDocumentation': (
+    _P19 + '.ExternalDocumentation': (
         (1, 'description', 'string', 10),
         (2, 'url', 'string', 10),
     ),
-    _P18 + '.JSON': (
+    _P19 + '.JSON': (
         (1, 'raw', 'bytes', 0),
     ),
-    _P18 + '.JSONSchemaProps': (
+    _P19 + '.JSONSchemaProps': (
         (1, 'id', 'string', 10),
         (2, '$schema', 'string', 10),
         (3, '$ref', 'string', 0),
@@ -2860,7 +2892,7 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'type', 'string', 10),
         (6, 'format', 'string', 10),
         (7, 'title', 'string', 10),
-        (8, 'default', _P18 + '.JSON', 0),
+        (8, 'default', _P19 + '.JSON', 0),
         (9, 'maximum', 'double', 0),
         (10, 'exclusiveMaximum', 'bool', 10),
         (11, 'minimum', 'double', 0),
@@ -2872,23 +2904,23 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (17, 'minItems', 'int64', 0),
         (18, 'uniqueItems', 'bool', 10),
         (19, 'multipleOf', 'double', 0),
-        (20, 'enum', _P18 + '.JSON', 1),
+        (20, 'enum', _P19 + '.JSON', 1),
         (21, 'maxProperties', 'int64', 0),
         (22, 'minProperties', 'int64', 0),
         (23, 'required', 'string', 1),
-        (24, 'items', _P18 + '.JSONSchemaPropsOrArray', 0),
-        (25, 'allOf', _P18 + '.JSONSchemaProps', 1),
-        (26, 'oneOf', _P18 + '.JSONSchemaProps', 1),
-        (27, 'anyOf', _P18 + '.JSONSchemaProps', 1),
-        (28, 'not', _P18 + '.JSONSchemaProps', 0),
-        (29, 'properties', ('map', 'string', _P18 + '.JSONSchemaProps'), 0),
-        (30, 'additionalProperties', _P18 + '.JSONSchemaPropsOrBool', 0),
-        (31, 'patternProperties', ('map', 'string', _P18 + '.JSONSchemaProps'), 0),
-        (32, 'dependencies', ('map', 'string', _P18 + '.JSONSchemaPropsOrStringArray'), 0),
-        (33, 'additionalItems', _P18 + '.JSONSchemaPropsOrBool', 0),
-        (34, 'definitions', ('map', 'string', _P18 + '.JSONSchemaProps'), 0),
-        (35, 'externalDocs', _P18 + '.ExternalDocumentation', 0),
-        (36, 'example', _P18 + '.JSON', 0),
+        (24, 'items', _P19 + '.JSONSchemaPropsOrArray', 0),
+        (25, 'allOf', _P19 + '.JSONSchemaProps', 1),
+        (26, 'oneOf', _P19 + '.JSONSchemaProps', 1),
+        (27, 'anyOf', _P19 + '.JSONSchemaProps', 1),
+        (28, 'not', _P19 + '.JSONSchemaProps', 0),
+        (29, 'properties', ('map', 'string', _P19 + '.JSONSchemaProps'), 0),
+        (30, 'additionalProperties', _P19 + '.JSONSchemaPropsOrBool', 0),
+        (31, 'patternProperties', ('map', 'string', _P19 + '.JSONSchemaProps'), 0),
+        (32, 'dependencies', ('map', 'string', _P19 + '.JSONSchemaPropsOrStringArray'), 0),
+        (33, 'additionalItems', _P19 + '.JSONSchemaPropsOrBool', 0),
+        (34, 'definitions', ('map', 'string', _P19 + '.JSONSchemaProps'), 0),
+        (35, 'externalDocs', _P19 + '.ExternalDocumentation', 0),
+        (36, 'example', _P19 + '.JSON', 0),
         (37, 'nullable', 'bool', 10),
         (38, 'x-kubernetes-preserve-unknown-fields', 'bool', 0),
         (39, 'x-kubernetes-embedded-resource', 'bool', 10),
@@ -2896,30 +2928,30 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (41, 'x-kubernetes-list-map-keys', 'string', 1),
         (42, 'x-kubernetes-list-type', 'string', 0),
         (43, 'x-kubernetes-map-type', 'string', 0),
-        (44, 'x-kubernetes-validations', _P18 + '.ValidationRule', 1),
+        (44, 'x-kubernetes-validations', _P19 + '.ValidationRule', 1),
     ),
-    _P18 + '.JSONSchemaPropsOrArray': (
-        (1, 'schema', _P18 + '.JSONSchemaProps', 0),
-        (2, 'jSONSchemas', _P18 + '.JSONSchemaProps', 1),
+    _P19 + '.JSONSchemaPropsOrArray': (
+        (1, 'schema', _P19 + '.JSONSchemaProps', 0),
+        (2, 'jSONSchemas', _P19 + '.JSONSchemaProps', 1),
     ),
-    _P18 + '.JSONSchemaPropsOrBool': (
+    _P19 + '.JSONSchemaPropsOrBool': (
         (1, 'allows', 'bool', 0),
-        (2, 'schema', _P18 + '.JSONSchemaProps', 0),
+        (2, 'schema', _P19 + '.JSONSchemaProps', 0),
     ),
-    _P18 + '.JSONSchemaPropsOrStringArray': (
-        (1, 'schema', _P18 + '.JSONSchemaProps', 0),
+    _P19 + '.JSONSchemaPropsOrStringArray': (
+        (1, 'schema', _P19 + '.JSONSchemaProps', 0),
         (2, 'property', 'string', 1),
     ),
-    _P18 + '.SelectableField': (
+    _P19 + '.SelectableField': (
         (1, 'jsonPath', 'string', 8),
     ),
-    _P18 + '.ServiceReference': (
+    _P19 + '.ServiceReference': (
         (1, 'namespace', 'string', 8),
         (2, 'name', 'string', 8),
         (3, 'path', 'string', 0),
         (4, 'port', 'int32', 0),
     ),
-    _P18 + '.ValidationRule': (
+    _P19 + '.ValidationRule': (
         (1, 'rule', 'string', 8),
         (2, 'message', 'string', 10),
         (3, 'messageExpression', 'string', 10),
@@ -2927,136 +2959,136 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'fieldPath', 'string', 10),
         (6, 'optionalOldSelf', 'bool', 0),
     ),
-    _P18 + '.WebhookClientConfig': (
+    _P19 + '.WebhookClientConfig': (
         (3, 'url', 'string', 0),
-        (1, 'service', _P18 + '.ServiceReference', 0),
+        (1, 'service', _P19 + '.ServiceReference', 0),
         (2, 'caBundle', 'bytes', 0),
     ),
-    _P18 + '.WebhookConversion': (
-        (2, 'clientConfig', _P18 + '.WebhookClientConfig', 0),
+    _P19 + '.WebhookConversion': (
+        (2, 'clientConfig', _P19 + '.WebhookClientConfig', 0),
         (3, 'conversionReviewVersions', 'string', 17),
     ),
-    _P19 + '.Quantity': (
+    _P20 + '.Quantity': (
         (1, 'string', 'string', 0),
     ),
-    _P19 + '.QuantityValue': (
+    _P20 + '.QuantityValue': (
         (1, 'string', 'string', 0),
     ),
-    _P20 + '.APIGroup': (
+    _P21 + '.APIGroup': (
         (1, 'name', 'string', 8),
-        (2, 'versions', _P20 + '.GroupVersionForDiscovery', 17),
-        (3, 'preferredVersion', _P20 + '.GroupVersionForDiscovery', 8),
-        (4, 'serverAddressByClientCIDRs', _P20 + '.ServerAddressByClientCIDR', 1),
+        (2, 'versions', _P21 + '.GroupVersionForDiscovery', 17),
+        (3, 'preferredVersion', _P21 + '.GroupVersionForDiscovery', 8),
+        (4, 'serverAddressByClientCIDRs', _P21 + '.ServerAddressByClientCIDR', 1),
     ),
-    _P20 + '.APIGroupList': (
-        (1, 'groups', _P20 + '.APIGroup', 17),
+    _P21 + '.APIGroupList': (
+        (1, 'groups', _P21 + '.APIGroup', 17),
     ),
-    _P20 + '.APIResource': (
+    _P21 + '.APIResource': (
         (1, 'name', 'string', 8),
         (6, 'singularName', 'string', 8),
         (2, 'namespaced', 'bool', 8),
         (8, 'group', 'string', 10),
         (9, 'version', 'string', 10),
         (3, 'kind', 'string', 8),
-        (4, 'verbs', _P20 + '.Verbs', 16),
+        (4, 'verbs', _P21 + '.Verbs', 16),
         (5, 'shortNames', 'string', 1),
         (7, 'categories', 'string', 1),
         (10, 'storageVersionHash', 'string', 10),
     ),
-    _P20 + '.APIResourceList': (
+    _P21 + '.APIResourceList': (
         (1, 'groupVersion', 'string', 8),
-        (2, 'resources', _P20 + '.APIResource', 17),
+        (2, 'resources', _P21 + '.APIResource', 17),
     ),
-    _P20 + '.APIVersions': (
+    _P21 + '.APIVersions': (
         (1, 'versions', 'string', 17),
-        (2, 'serverAddressByClientCIDRs', _P20 + '.ServerAddressByClientCIDR', 17),
+        (2, 'serverAddressByClientCIDRs', _P21 + '.ServerAddressByClientCIDR', 17),
     ),
-    _P20 + '.ApplyOptions': (
+    _P21 + '.ApplyOptions': (
         (1, 'dryRun', 'string', 1),
         (2, 'force', 'bool', 8),
         (3, 'fieldManager', 'string', 8),
     ),
-    _P20 + '.Condition': (
+    _P21 + '.Condition': (
         (1, 'type', 'string', 8),
         (2, 'status', 'string', 8),
         (3, 'observedGeneration', 'int64', 10),
-        (4, 'lastTransitionTime', _P20 + '.Time', 8),
+        (4, 'lastTransitionTime', _P21 + '.Time', 8),
         (5, 'reason', 'string', 8),
         (6, 'message', 'string', 8),
     ),
-    _P20 + '.CreateOptions': (
+    _P21 + '.CreateOptions': (
         (1, 'dryRun', 'string', 1),
         (3, 'fieldManager', 'string', 10),
         (4, 'fieldValidation', 'string', 10),
     ),
-    _P20 + '.DeleteOptions': (
+    _P21 + '.DeleteOptions': (
         (1, 'gracePeriodSeconds', 'int64', 0),
-        (2, 'preconditions', _P20 + '.Preconditions', 0),
+        (2, 'preconditions', _P21 + '.Preconditions', 0),
         (3, 'orphanDependents', 'bool', 0),
         (4, 'propagationPolicy', 'string', 0),
         (5, 'dryRun', 'string', 1),
         (6, 'ignoreStoreReadErrorWithClusterBreakingPotential', 'bool', 0),
     ),
-    _P20 + '.Duration': (
+    _P21 + '.Duration': (
         (1, 'duration', 'int64', 0),
     ),
-    _P20 + '.FieldSelectorRequirement': (
+    _P21 + '.FieldSelectorRequirement': (
         (1, 'key', 'string', 8),
         (2, 'operator', 'string', 8),
         (3, 'values', 'string', 1),
     ),
-    _P20 + '.FieldsV1': (
+    _P21 + '.FieldsV1': (
         (1, 'Raw', 'bytes', 0),
     ),
-    _P20 + '.GetOptions': (
+    _P21 + '.GetOptions': (
         (1, 'resourceVersion', 'string', 10),
     ),
-    _P20 + '.GroupKind': (
+    _P21 + '.GroupKind': (
         (1, 'group', 'string', 8),
         (2, 'kind', 'string', 8),
     ),
-    _P20 + '.GroupResource': (
+    _P21 + '.GroupResource': (
         (1, 'group', 'string', 8),
         (2, 'resource', 'string', 8),
     ),
-    _P20 + '.GroupVersion': (
+    _P21 + '.GroupVersion': (
         (1, 'group', 'string', 0),
         (2, 'version', 'string', 0),
     ),
-    _P20 + '.GroupVersionForDiscovery': (
+    _P21 + '.GroupVersionForDiscovery': (
         (1, 'groupVersion', 'string', 8),
         (2, 'version', 'string', 8),
     ),
-    _P20 + '.GroupVersionKind': (
+    _P21 + '.GroupVersionKind': (
         (1, 'group', 'string', 8),
         (2, 'version', 'string', 8),
         (3, 'kind', 'string', 8),
     ),
-    _P20 + '.GroupVersionResource': (
+    _P21 + '.GroupVersionResource': (
         (1, 'group', 'string', 8),
         (2, 'version', 'string', 8),
         (3, 'resource', 'string', 8),
     ),
-    _P20 + '.LabelSelector': (
+    _P21 + '.LabelSelector': (
         (1, 'matchLabels', ('map', 'string', 'string'), 0),
-        (2, 'matchExpressions', _P20 + '.LabelSelectorRequirement', 1),
+        (2, 'matchExpressions', _P21 + '.LabelSelectorRequirement', 1),
     ),
-    _P20 + '.LabelSelectorRequirement': (
+    _P21 + '.LabelSelectorRequirement': (
         (1, 'key', 'string', 8),
         (2, 'operator', 'string', 8),
         (3, 'values', 'string', 1),
     ),
-    _P20 + '.List': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P21 + '.RawExtension', 17),
+    _P21 + '.List': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P22 + '.RawExtension', 17),
     ),
-    _P20 + '.ListMeta': (
+    _P21 + '.ListMeta': (
         (1, 'selfLink', 'string', 10),
         (2, 'resourceVersion', 'string', 10),
         (3, 'continue', 'string', 10),
         (4, 'remainingItemCount', 'int64', 0),
     ),
-    _P20 + '.ListOptions': (
+    _P21 + '.ListOptions': (
         (1, 'labelSelector', 'string', 10),
         (2, 'fieldSelector', 'string', 10),
         (3, 'watch', 'bool', 10),
@@ -3068,20 +3100,20 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (8, 'continue', 'string', 10),
         (11, 'sendInitialEvents', 'bool', 0),
     ),
-    _P20 + '.ManagedFieldsEntry': (
+    _P21 + '.ManagedFieldsEntry': (
         (1, 'manager', 'string', 10),
         (2, 'operation', 'string', 10),
         (3, 'apiVersion', 'string', 10),
-        (4, 'time', _P20 + '.Time', 0),
+        (4, 'time', _P21 + '.Time', 0),
         (6, 'fieldsType', 'string', 10),
-        (7, 'fieldsV1', _P20 + '.FieldsV1', 0),
+        (7, 'fieldsV1', _P21 + '.FieldsV1', 0),
         (8, 'subresource', 'string', 10),
     ),
-    _P20 + '.MicroTime': (
+    _P21 + '.MicroTime': (
         (1, 'seconds', 'int64', 0),
         (2, 'nanos', 'int32', 0),
     ),
-    _P20 + '.ObjectMeta': (
+    _P21 + '.ObjectMeta': (
         (1, 'name', 'string', 10),
         (2, 'generateName', 'string', 10),
         (3, 'namespace', 'string', 10),
@@ -3089,16 +3121,16 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (5, 'uid', 'string', 10),
         (6, 'resourceVersion', 'string', 10),
         (7, 'generation', 'int64', 10),
-        (8, 'creationTimestamp', _P20 + '.Time', 8),
-        (9, 'deletionTimestamp', _P20 + '.Time', 0),
+        (8, 'creationTimestamp', _P21 + '.Time', 8),
+        (9, 'deletionTimestamp', _P21 + '.Time', 0),
         (10, 'deletionGracePeriodSeconds', 'int64', 0),
         (11, 'labels', ('map', 'string', 'string'), 0),
         (12, 'annotations', ('map', 'string', 'string'), 0),
-        (13, 'ownerReferences', _P20 + '.OwnerReference', 1),
+        (13, 'ownerReferences', _P21 + '.OwnerReference', 1),
         (14, 'finalizers', 'string', 1),
-        (17, 'managedFields', _P20 + '.ManagedFieldsEntry', 1),
+        (17, 'managedFields', _P21 + '.ManagedFieldsEntry', 1),
     ),
-    _P20 + '.OwnerReference': (
+    _P21 + '.OwnerReference': (
         (5, 'apiVersion', 'string', 8),
         (1, 'kind', 'string', 8),
         (3, 'name', 'string', 8),
@@ -3106,94 +3138,94 @@ MESSAGES: dict[str, tuple[tuple[int, str, Any, int], ...]] = {
         (6, 'controller', 'bool', 0),
         (7, 'blockOwnerDeletion', 'bool', 0),
     ),
-    _P20 + '.PartialObjectMetadata': (
-        (1, 'metadata', _P20 + '.ObjectMeta', 8),
+    _P21 + '.PartialObjectMetadata': (
+        (1, 'metadata', _P21 + '.ObjectMeta', 8),
     ),
-    _P20 + '.PartialObjectMetadataList': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
-        (2, 'items', _P20 + '.PartialObjectMetadata', 17),
+    _P21 + '.PartialObjectMetadataList': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
+        (2, 'items', _P21 + '.PartialObjectMetadata', 17),
     ),
-    _P20 + '.Patch': (
+    _P21 + '.Patch': (
     ),
-    _P20 + '.PatchOptions': (
+    _P21 + '.PatchOptions': (
         (1, 'dryRun', 'string', 1),
         (2, 'force', 'bool', 0),
         (3, 'fieldManager', 'string', 10),
         (4, 'fieldValidation', 'string', 10),
     ),
-    _P20 + '.Preconditions': (
+    _P21 + '.Preconditions': (
         (1, 'uid', 'string', 0),
         (2, 'resourceVersion', 'string', 0),
     ),
-    _P20 + '.RootPaths': (
+    _P21 + '.RootPaths': (
         (1, 'paths', 'string', 17),
     ),
-    _P20 + '.ServerAddressByClientCIDR': (
+    _P21 + '.ServerAddressByClientCIDR': (
         (1, 'clientCIDR', 'string', 8),
         (2, 'serverAddress', 'string', 8),
     ),
-    _P20 + '.Status': (
-        (1, 'metadata', _P20 + '.ListMeta', 8),
+    _P21 + '.Status': (
+        (1, 'metadata', _P21 + '.ListMeta', 8),
         (2, 'status', 'string', 10),
         (3, 'message', 'string', 10),
         (4, 'reason', 'string', 10),
-        (5, 'details', _P20 + '.StatusDetails', 0),
+        (5, 'details', _P21 + '.StatusDetails', 0),
         (6, 'code', 'int32', 10),
     ),
-    _P20 + '.StatusCause': (
+    _P21 + '.StatusCause': (
         (1, 'reason', 'string', 10),
         (2, 'message', 'string', 10),
         (3, 'field', 'string', 10),
     ),
-    _P20 + '.StatusDetails': (
+    _P21 + '.StatusDetails': (
         (1, 'name', 'string', 10),
         (2, 'group', 'string', 10),
         (3, 'kind', 'string', 10),
         (6, 'uid', 'string', 10),
-        (4, 'causes', _P20 + '.StatusCause', 1),
+        (4, 'causes', _P21 + '.StatusCause', 1),
         (5, 'retryAfterSeconds', 'int32', 10),
     ),
-    _P20 + '.TableOptions': (
+    _P21 + '.TableOptions': (
         (1, 'includeObject', 'string', 10),
     ),
-    _P20 + '.Time': (
+    _P21 + '.Time': (
         (1, 'seconds', 'int64', 0),
         (2, 'nanos', 'int32', 0),
     ),
-    _P20 + '.Timestamp': (
+    _P21 + '.Timestamp': (
         (1, 'seconds', 'int64', 8),
         (2, 'nanos', 'int32', 8),
     ),
-    _P20 + '.TypeMeta': (
+    _P21 + '.TypeMeta': (
         (1, 'kind', 'string', 10),
         (2, 'apiVersion', 'string', 10),
     ),
-    _P20 + '.UpdateOptions': (
+    _P21 + '.UpdateOptions': (
         (1, 'dryRun', 'string', 1),
         (2, 'fieldManager', 'string', 10),
         (3, 'fieldValidation', 'string', 10),
     ),
-    _P20 + '.Verbs': (
+    _P21 + '.Verbs': (
         (1, 'items', 'string', 1),
     ),
-    _P20 + '.WatchEvent': (
+    _P21 + '.WatchEvent': (
         (1, 'type', 'string', 8),
-        (2, 'object', _P21 + '.RawExtension', 8),
+        (2, 'object', _P22 + '.RawExtension', 8),
     ),
-    _P21 + '.RawExtension': (
+    _P22 + '.RawExtension': (
         (1, 'raw', 'bytes', 0),
     ),
-    _P21 + '.TypeMeta': (
+    _P22 + '.TypeMeta': (
         (1, 'apiVersion', 'string', 10),
         (2, 'kind', 'string', 10),
     ),
-    _P21 + '.Unknown': (
-        (1, 'typeMeta', _P21 + '.TypeMeta', 0),
+    _P22 + '.Unknown': (
+        (1, 'typeMeta', _P22 + '.TypeMeta', 0),
         (2, 'raw', 'bytes', 0),
         (3, 'contentEncoding', 'string', 0),
         (4, 'contentType', 'string', 0),
     ),
-    _P23 + '.IntOrString': (
+    _P24 + '.IntOrString': (
         (1, 'type', 'int64', 0),
         (2, 'intVal', 'int32', 0),
         (3, 'strVal', 'string', 0),
@@ -3209,9 +3241,9 @@ KINDS: dict[tuple[str, str], str] = {
     ('admissionregistration.k8s.io/v1', 'ValidatingAdmissionPolicyList'): _P0 + '.ValidatingAdmissionPolicyList',
     ('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'): _P0 + '.ValidatingWebhookConfiguration',
     ('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfigurationList'): _P0 + '.ValidatingWebhookConfigurationList',
-    ('apiextensions.k8s.io/v1', 'ConversionReview'): _P18 + '.ConversionReview',
-    ('apiextensions.k8s.io/v1', 'CustomResourceDefinition'): _P18 + '.CustomResourceDefinition',
-    ('apiextensions.k8s.io/v1', 'CustomResourceDefinitionList'): _P18 + '.CustomResourceDefinitionList',
+    ('apiextensions.k8s.io/v1', 'ConversionReview'): _P19 + '.ConversionReview',
+    ('apiextensions.k8s.io/v1', 'CustomResourceDefinition'): _P19 + '.CustomResourceDefinition',
+    ('apiextensions.k8s.io/v1', 'CustomResourceDefinitionList'): _P19 + '.CustomResourceDefinitionList',
     ('apps/v1', 'ControllerRevision'): _P1 + '.ControllerRevision',
     ('apps/v1', 'ControllerRevisionList'): _P1 + '.ControllerRevisionList',
     ('apps/v1', 'DaemonSet'): _P1 + '.DaemonSet',
@@ -3225,141 +3257,144 @@ KINDS: dict[tuple[str, str], str] = {
     ('authentication.k8s.io/v1', 'SelfSubjectReview'): _P2 + '.SelfSubjectReview',
     ('authentication.k8s.io/v1', 'TokenRequest'): _P2 + '.TokenRequest',
     ('authentication.k8s.io/v1', 'TokenReview'): _P2 + '.TokenReview',
-    ('authorization.k8s.io/v1', 'LocalSubjectAccessReview'): _P3 + '.LocalSubjectAccessReview',
-    ('authorization.k8s.io/v1', 'SelfSubjectAccessReview'): _P3 + '.SelfSubjectAccessReview',
-    ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): _P3 + '.SelfSubjectRulesReview',
-    ('authorization.k8s.io/v1', 'SubjectAccessReview'): _P3 + '.SubjectAccessReview',
-    ('autoscaling/v1', 'HorizontalPodAutoscaler'): _P4 + '.HorizontalPodAutoscaler',
-    ('autoscaling/v1', 'HorizontalPodAutoscalerList'): _P4 + '.HorizontalPodAutoscalerList',
-    ('autoscaling/v1', 'Scale'): _P4 + '.Scale',
-    ('autoscaling/v2', 'HorizontalPodAutoscaler'): _P5 + '.HorizontalPodAutoscaler',
-    ('autoscaling/v2', 'HorizontalPodAutoscalerList'): _P5 + '.HorizontalPodAutoscalerList',
-    ('batch/v1', 'CronJob'): _P6 + '.CronJob',
-    ('batch/v1', 'CronJobList'): _P6 + '.CronJobList',
-    ('batch/v1', 'Job'): _P6 + '.Job',
-    ('batch/v1', 'JobList'): _P6 + '.JobList',
-    ('certificates.k8s.io/v1', 'CertificateSigningRequest'): _P7 + '.CertificateSigningRequest',
-    ('certificates.k8s.io/v1', 'CertificateSigningRequestList'): _P7 + '.CertificateSigningRequestList',
-    ('coordination.k8s.io/v1', 'Lease'): _P8 + '.Lease',
-    ('coordination.k8s.io/v1', 'LeaseList'): _P8 + '.LeaseList',
-    ('discovery.k8s.io/v1', 'EndpointSlice'): _P10 + '.EndpointSlice',
-    ('discovery.k8s.io/v1', 'EndpointSliceList'): _P10 + '.EndpointSliceList',
-    ('events.k8s.io/v1', 'Event'): _P11 + '.Event',
-    ('events.k8s.io/v1', 'EventList'): _P11 + '.EventList',
-    ('meta.k8s.io/v1', 'APIGroup'): _P20 + '.APIGroup',
-    ('meta.k8s.io/v1', 'APIGroupList'): _P20 + '.APIGroupList',
-    ('meta.k8s.io/v1', 'APIResourceList'): _P20 + '.APIResourceList',
-    ('meta.k8s.io/v1', 'APIVersions'): _P20 + '.APIVersions',
-    ('meta.k8s.io/v1', 'ApplyOptions'): _P20 + '.ApplyOptions',
-    ('meta.k8s.io/v1', 'CreateOptions'): _P20 + '.CreateOptions',
-    ('meta.k8s.io/v1', 'DeleteOptions'): _P20 + '.DeleteOptions',
-    ('meta.k8s.io/v1', 'GetOptions'): _P20 + '.GetOptions',
-    ('meta.k8s.io/v1', 'List'): _P20 + '.List',
-    ('meta.k8s.io/v1', 'ListOptions'): _P20 + '.ListOptions',
-    ('meta.k8s.io/v1', 'PartialObjectMetadata'): _P20 + '.PartialObjectMetadata',
-    ('meta.k8s.io/v1', 'PartialObjectMetadataList'): _P20 + '.PartialObjectMetadataList',
-    ('meta.k8s.io/v1', 'PatchOptions'): _P20 + '.PatchOptions',
-    ('meta.k8s.io/v1', 'Status'): _P20 + '.Status',
-    ('meta.k8s.io/v1', 'TableOptions'): _P20 + '.TableOptions',
-    ('meta.k8s.io/v1', 'UpdateOptions'): _P20 + '.UpdateOptions',
-    ('networking.k8s.io/v1', 'IPAddress'): _P12 + '.IPAddress',
-    ('networking.k8s.io/v1', 'IPAddressList'): _P12 + '.IPAddressList',
-    ('networking.k8s.io/v1', 'Ingress'): _P12 + '.Ingress',
-    ('networking.k8s.io/v1', 'IngressClass'): _P12 + '.IngressClass',
-    ('networking.k8s.io/v1', 'IngressClassList'): _P12 + '.IngressClassList',
-    ('networking.k8s.io/v1', 'IngressList'): _P12 + '.IngressList',
-    ('networking.k8s.io/v1', 'NetworkPolicy'): _P12 + '.NetworkPolicy',
-    ('networking.k8s.io/v1', 'NetworkPolicyList'): _P12 + '.NetworkPolicyList',
-    ('networking.k8s.io/v1', 'ServiceCIDR'): _P12 + '.ServiceCIDR',
-    ('networking.k8s.io/v1', 'ServiceCIDRList'): _P12 + '.ServiceCIDRList',
-    ('node.k8s.io/v1', 'RuntimeClass'): _P13 + '.RuntimeClass',
-    ('node.k8s.io/v1', 'RuntimeClassList'): _P13 + '.RuntimeClassList',
-    ('policy/v1', 'Eviction'): _P14 + '.Eviction',
-    ('policy/v1', 'PodDisruptionBudget'): _P14 + '.PodDisruptionBudget',
-    ('policy/v1', 'PodDisruptionBudgetList'): _P14 + '.PodDisruptionBudgetList',
-    ('rbac.authorization.k8s.io/v1', 'ClusterRole'): _P15 + '.ClusterRole',
-    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): _P15 + '.ClusterRoleBinding',
-    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBindingList'): _P15 + '.ClusterRoleBindingList',
-    ('rbac.authorization.k8s.io/v1', 'ClusterRoleList'): _P15 + '.ClusterRoleList',
-    ('rbac.authorization.k8s.io/v1', 'Role'): _P15 + '.Role',
-    ('rbac.authorization.k8s.io/v1', 'RoleBinding'): _P15 + '.RoleBinding',
-    ('rbac.authorization.k8s.io/v1', 'RoleBindingList'): _P15 + '.RoleBindingList',
-    ('rbac.authorization.k8s.io/v1', 'RoleList'): _P15 + '.RoleList',
-    ('scheduling.k8s.io/v1', 'PriorityClass'): _P16 + '.PriorityClass',
-    ('scheduling.k8s.io/v1', 'PriorityClassList'): _P16 + '.PriorityClassList',
-    ('storage.k8s.io/v1', 'CSIDriver'): _P17 + '.CSIDriver',
-    ('storage.k8s.io/v1', 'CSIDriverList'): _P17 + '.CSIDriverList',
-    ('storage.k8s.io/v1', 'CSINode'): _P17 + '.CSINode',
-    ('storage.k8s.io/v1', 'CSINodeList'): _P17 + '.CSINodeList',
-    ('storage.k8s.io/v1', 'CSIStorageCapacity'): _P17 + '.CSIStorageCapacity',
-    ('storage.k8s.io/v1', 'CSIStorageCapacityList'): _P17 + '.CSIStorageCapacityList',
-    ('storage.k8s.io/v1', 'StorageClass'): _P17 + '.StorageClass',
-    ('storage.k8s.io/v1', 'StorageClassList'): _P17 + '.StorageClassList',
-    ('storage.k8s.io/v1', 'VolumeAttachment'): _P17 + '.VolumeAttachment',
-    ('storage.k8s.io/v1', 'VolumeAttachmentList'): _P17 + '.VolumeAttachmentList',
-    ('v1', 'Binding'): _P9 + '.Binding',
-    ('v1', 'ComponentStatus'): _P9 + '.ComponentStatus',
-    ('v1', 'ComponentStatusList'): _P9 + '.ComponentStatusList',
-    ('v1', 'ConfigMap'): _P9 + '.ConfigMap',
-    ('v1', 'ConfigMapList'): _P9 + '.ConfigMapList',
-    ('v1', 'Endpoints'): _P9 + '.Endpoints',
-    ('v1', 'EndpointsList'): _P9 + '.EndpointsList',
-    ('v1', 'Event'): _P9 + '.Event',
-    ('v1', 'EventList'): _P9 + '.EventList',
-    ('v1', 'LimitRange'): _P9 + '.LimitRange',
-    ('v1', 'LimitRangeList'): _P9 + '.LimitRangeList',
-    ('v1', 'List'): _P9 + '.List',
-    ('v1', 'Namespace'): _P9 + '.Namespace',
-    ('v1', 'NamespaceList'): _P9 + '.NamespaceList',
-    ('v1', 'Node'): _P9 + '.Node',
-    ('v1', 'NodeList'): _P9 + '.NodeList',
-    ('v1', 'NodeProxyOptions'): _P9 + '.NodeProxyOptions',
-    ('v1', 'PersistentVolume'): _P9 + '.PersistentVolume',
-    ('v1', 'PersistentVolumeClaim'): _P9 + '.PersistentVolumeClaim',
-    ('v1', 'PersistentVolumeClaimList'): _P9 + '.PersistentVolumeClaimList',
-    ('v1', 'PersistentVolumeList'): _P9 + '.PersistentVolumeList',
-    ('v1', 'Pod'): _P9 + '.Pod',
-    ('v1', 'PodAttachOptions'): _P9 + '.PodAttachOptions',
-    ('v1', 'PodExecOptions'): _P9 + '.PodExecOptions',
-    ('v1', 'PodList'): _P9 + '.PodList',
-    ('v1', 'PodLogOptions'): _P9 + '.PodLogOptions',
-    ('v1', 'PodPortForwardOptions'): _P9 + '.PodPortForwardOptions',
-    ('v1', 'PodProxyOptions'): _P9 + '.PodProxyOptions',
-    ('v1', 'PodStatusResult'): _P9 + '.PodStatusResult',
-    ('v1', 'PodTemplate'): _P9 + '.PodTemplate',
-    ('v1', 'PodTemplateList'): _P9 + '.PodTemplateList',
-    ('v1', 'RangeAllocation'): _P9 + '.RangeAllocation',
-    ('v1', 'ReplicationController'): _P9 + '.ReplicationController',
-    ('v1', 'ReplicationControllerList'): _P9 + '.ReplicationControllerList',
-    ('v1', 'ResourceQuota'): _P9 + '.ResourceQuota',
-    ('v1', 'ResourceQuotaList'): _P9 + '.ResourceQuotaList',
-    ('v1', 'Secret'): _P9 + '.Secret',
-    ('v1', 'SecretList'): _P9 + '.SecretList',
-    ('v1', 'SerializedReference'): _P9 + '.SerializedReference',
-    ('v1', 'Service'): _P9 + '.Service',
-    ('v1', 'ServiceAccount'): _P9 + '.ServiceAccount',
-    ('v1', 'ServiceAccountList'): _P9 + '.ServiceAccountList',
-    ('v1', 'ServiceList'): _P9 + '.ServiceList',
-    ('v1', 'ServiceProxyOptions'): _P9 + '.ServiceProxyOptions',
+    ('authentication.k8s.io/v1beta1', 'SelfSubjectReview'): _P3 + '.SelfSubjectReview',
+    ('authentication.k8s.io/v1beta1', 'TokenReview'): _P3 + '.TokenReview',
+    ('authorization.k8s.io/v1', 'LocalSubjectAccessReview'): _P4 + '.LocalSubjectAccessReview',
+    ('authorization.k8s.io/v1', 'SelfSubjectAccessReview'): _P4 + '.SelfSubjectAccessReview',
+    ('authorization.k8s.io/v1', 'SelfSubjectRulesReview'): _P4 + '.SelfSubjectRulesReview',
+    ('authorization.k8s.io/v1', 'SubjectAccessReview'): _P4 + '.SubjectAccessReview',
+    ('autoscaling/v1', 'HorizontalPodAutoscaler'): _P5 + '.HorizontalPodAutoscaler',
+    ('autoscaling/v1', 'HorizontalPodAutoscalerList'): _P5 + '.HorizontalPodAutoscalerList',
+    ('autoscaling/v1', 'Scale'): _P5 + '.Scale',
+    ('autoscaling/v2', 'HorizontalPodAutoscaler'): _P6 + '.HorizontalPodAutoscaler',
+    ('autoscaling/v2', 'HorizontalPodAutoscalerList'): _P6 + '.HorizontalPodAutoscalerList',
+    ('batch/v1', 'CronJob'): _P7 + '.CronJob',
+    ('batch/v1', 'CronJobList'): _P7 + '.CronJobList',
+    ('batch/v1', 'Job'): _P7 + '.Job',
+    ('batch/v1', 'JobList'): _P7 + '.JobList',
+    ('certificates.k8s.io/v1', 'CertificateSigningRequest'): _P8 + '.CertificateSigningRequest',
+    ('certificates.k8s.io/v1', 'CertificateSigningRequestList'): _P8 + '.CertificateSigningRequestList',
+    ('coordination.k8s.io/v1', 'Lease'): _P9 + '.Lease',
+    ('coordination.k8s.io/v1', 'LeaseList'): _P9 + '.LeaseList',
+    ('discovery.k8s.io/v1', 'EndpointSlice'): _P11 + '.EndpointSlice',
+    ('discovery.k8s.io/v1', 'EndpointSliceList'): _P11 + '.EndpointSliceList',
+    ('events.k8s.io/v1', 'Event'): _P12 + '.Event',
+    ('events.k8s.io/v1', 'EventList'): _P12 + '.EventList',
+    ('meta.k8s.io/v1', 'APIGroup'): _P21 + '.APIGroup',
+    ('meta.k8s.io/v1', 'APIGroupList'): _P21 + '.APIGroupList',
+    ('meta.k8s.io/v1', 'APIResourceList'): _P21 + '.APIResourceList',
+    ('meta.k8s.io/v1', 'APIVersions'): _P21 + '.APIVersions',
+    ('meta.k8s.io/v1', 'ApplyOptions'): _P21 + '.ApplyOptions',
+    ('meta.k8s.io/v1', 'CreateOptions'): _P21 + '.CreateOptions',
+    ('meta.k8s.io/v1', 'DeleteOptions'): _P21 + '.DeleteOptions',
+    ('meta.k8s.io/v1', 'GetOptions'): _P21 + '.GetOptions',
+    ('meta.k8s.io/v1', 'List'): _P21 + '.List',
+    ('meta.k8s.io/v1', 'ListOptions'): _P21 + '.ListOptions',
+    ('meta.k8s.io/v1', 'PartialObjectMetadata'): _P21 + '.PartialObjectMetadata',
+    ('meta.k8s.io/v1', 'PartialObjectMetadataList'): _P21 + '.PartialObjectMetadataList',
+    ('meta.k8s.io/v1', 'PatchOptions'): _P21 + '.PatchOptions',
+    ('meta.k8s.io/v1', 'Status'): _P21 + '.Status',
+    ('meta.k8s.io/v1', 'TableOptions'): _P21 + '.TableOptions',
+    ('meta.k8s.io/v1', 'UpdateOptions'): _P21 + '.UpdateOptions',
+    ('networking.k8s.io/v1', 'IPAddress'): _P13 + '.IPAddress',
+    ('networking.k8s.io/v1', 'IPAddressList'): _P13 + '.IPAddressList',
+    ('networking.k8s.io/v1', 'Ingress'): _P13 + '.Ingress',
+    ('networking.k8s.io/v1', 'IngressClass'): _P13 + '.IngressClass',
+    ('networking.k8s.io/v1', 'IngressClassList'): _P13 + '.IngressClassList',
+    ('networking.k8s.io/v1', 'IngressList'): _P13 + '.IngressList',
+    ('networking.k8s.io/v1', 'NetworkPolicy'): _P13 + '.NetworkPolicy',
+    ('networking.k8s.io/v1', 'NetworkPolicyList'): _P13 + '.NetworkPolicyList',
+    ('networking.k8s.io/v1', 'ServiceCIDR'): _P13 + '.ServiceCIDR',
+    ('networking.k8s.io/v1', 'ServiceCIDRList'): _P13 + '.ServiceCIDRList',
+    ('node.k8s.io/v1', 'RuntimeClass'): _P14 + '.RuntimeClass',
+    ('node.k8s.io/v1', 'RuntimeClassList'): _P14 + '.RuntimeClassList',
+    ('policy/v1', 'Eviction'): _P15 + '.Eviction',
+    ('policy/v1', 'PodDisruptionBudget'): _P15 + '.PodDisruptionBudget',
+    ('policy/v1', 'PodDisruptionBudgetList'): _P15 + '.PodDisruptionBudgetList',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRole'): _P16 + '.ClusterRole',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'): _P16 + '.ClusterRoleBinding',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRoleBindingList'): _P16 + '.ClusterRoleBindingList',
+    ('rbac.authorization.k8s.io/v1', 'ClusterRoleList'): _P16 + '.ClusterRoleList',
+    ('rbac.authorization.k8s.io/v1', 'Role'): _P16 + '.Role',
+    ('rbac.authorization.k8s.io/v1', 'RoleBinding'): _P16 + '.RoleBinding',
+    ('rbac.authorization.k8s.io/v1', 'RoleBindingList'): _P16 + '.RoleBindingList',
+    ('rbac.authorization.k8s.io/v1', 'RoleList'): _P16 + '.RoleList',
+    ('scheduling.k8s.io/v1', 'PriorityClass'): _P17 + '.PriorityClass',
+    ('scheduling.k8s.io/v1', 'PriorityClassList'): _P17 + '.PriorityClassList',
+    ('storage.k8s.io/v1', 'CSIDriver'): _P18 + '.CSIDriver',
+    ('storage.k8s.io/v1', 'CSIDriverList'): _P18 + '.CSIDriverList',
+    ('storage.k8s.io/v1', 'CSINode'): _P18 + '.CSINode',
+    ('storage.k8s.io/v1', 'CSINodeList'): _P18 + '.CSINodeList',
+    ('storage.k8s.io/v1', 'CSIStorageCapacity'): _P18 + '.CSIStorageCapacity',
+    ('storage.k8s.io/v1', 'CSIStorageCapacityList'): _P18 + '.CSIStorageCapacityList',
+    ('storage.k8s.io/v1', 'StorageClass'): _P18 + '.StorageClass',
+    ('storage.k8s.io/v1', 'StorageClassList'): _P18 + '.StorageClassList',
+    ('storage.k8s.io/v1', 'VolumeAttachment'): _P18 + '.VolumeAttachment',
+    ('storage.k8s.io/v1', 'VolumeAttachmentList'): _P18 + '.VolumeAttachmentList',
+    ('v1', 'Binding'): _P10 + '.Binding',
+    ('v1', 'ComponentStatus'): _P10 + '.ComponentStatus',
+    ('v1', 'ComponentStatusList'): _P10 + '.ComponentStatusList',
+    ('v1', 'ConfigMap'): _P10 + '.ConfigMap',
+    ('v1', 'ConfigMapList'): _P10 + '.ConfigMapList',
+    ('v1', 'Endpoints'): _P10 + '.Endpoints',
+    ('v1', 'EndpointsList'): _P10 + '.EndpointsList',
+    ('v1', 'Event'): _P10 + '.Event',
+    ('v1', 'EventList'): _P10 + '.EventList',
+    ('v1', 'LimitRange'): _P10 + '.LimitRange',
+    ('v1', 'LimitRangeList'): _P10 + '.LimitRangeList',
+    ('v1', 'List'): _P10 + '.List',
+    ('v1', 'Namespace'): _P10 + '.Namespace',
+    ('v1', 'NamespaceList'): _P10 + '.NamespaceList',
+    ('v1', 'Node'): _P10 + '.Node',
+    ('v1', 'NodeList'): _P10 + '.NodeList',
+    ('v1', 'NodeProxyOptions'): _P10 + '.NodeProxyOptions',
+    ('v1', 'PersistentVolume'): _P10 + '.PersistentVolume',
+    ('v1', 'PersistentVolumeClaim'): _P10 + '.PersistentVolumeClaim',
+    ('v1', 'PersistentVolumeClaimList'): _P10 + '.PersistentVolumeClaimList',
+    ('v1', 'PersistentVolumeList'): _P10 + '.PersistentVolumeList',
+    ('v1', 'Pod'): _P10 + '.Pod',
+    ('v1', 'PodAttachOptions'): _P10 + '.PodAttachOptions',
+    ('v1', 'PodExecOptions'): _P10 + '.PodExecOptions',
+    ('v1', 'PodList'): _P10 + '.PodList',
+    ('v1', 'PodLogOptions'): _P10 + '.PodLogOptions',
+    ('v1', 'PodPortForwardOptions'): _P10 + '.PodPortForwardOptions',
+    ('v1', 'PodProxyOptions'): _P10 + '.PodProxyOptions',
+    ('v1', 'PodStatusResult'): _P10 + '.PodStatusResult',
+    ('v1', 'PodTemplate'): _P10 + '.PodTemplate',
+    ('v1', 'PodTemplateList'): _P10 + '.PodTemplateList',
+    ('v1', 'RangeAllocation'): _P10 + '.RangeAllocation',
+    ('v1', 'ReplicationController'): _P10 + '.ReplicationController',
+    ('v1', 'ReplicationControllerList'): _P10 + '.ReplicationControllerList',
+    ('v1', 'ResourceQuota'): _P10 + '.ResourceQuota',
+    ('v1', 'ResourceQuotaList'): _P10 + '.ResourceQuotaList',
+    ('v1', 'Secret'): _P10 + '.Secret',
+    ('v1', 'SecretList'): _P10 + '.SecretList',
+    ('v1', 'SerializedReference'): _P10 + '.SerializedReference',
+    ('v1', 'Service'): _P10 + '.Service',
+    ('v1', 'ServiceAccount'): _P10 + '.ServiceAccount',
+    ('v1', 'ServiceAccountList'): _P10 + '.ServiceAccountList',
+    ('v1', 'ServiceList'): _P10 + '.ServiceList',
+    ('v1', 'ServiceProxyOptions'): _P10 + '.ServiceProxyOptions',
 }
 
 CUSTOM_JSON: frozenset[str] = frozenset({
     _P2 + '.ExtraValue',
     _P3 + '.ExtraValue',
-    _P7 + '.ExtraValue',
-    _P18 + '.JSON',
-    _P18 + '.JSONSchemaPropsOrArray',
-    _P18 + '.JSONSchemaPropsOrBool',
-    _P18 + '.JSONSchemaPropsOrStringArray',
-    _P19 + '.Quantity',
-    _P19 + '.QuantityValue',
-    _P20 + '.Duration',
-    _P20 + '.FieldsV1',
-    _P20 + '.GroupVersion',
-    _P20 + '.MicroTime',
-    _P20 + '.Time',
-    _P20 + '.Verbs',
-    _P21 + '.RawExtension',
-    _P21 + '.Unknown',
-    _P23 + '.IntOrString',
+    _P4 + '.ExtraValue',
+    _P8 + '.ExtraValue',
+    _P19 + '.JSON',
+    _P19 + '.JSONSchemaPropsOrArray',
+    _P19 + '.JSONSchemaPropsOrBool',
+    _P19 + '.JSONSchemaPropsOrStringArray',
+    _P20 + '.Quantity',
+    _P20 + '.QuantityValue',
+    _P21 + '.Duration',
+    _P21 + '.FieldsV1',
+    _P21 + '.GroupVersion',
+    _P21 + '.MicroTime',
+    _P21 + '.Time',
+    _P21 + '.Verbs',
+    _P22 + '.RawExtension',
+    _P22 + '.Unknown',
+    _P24 + '.IntOrString',
 })

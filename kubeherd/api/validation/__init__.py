@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubeherd.api.validation import apps, batch, core, pods, rbac
+from kubeherd.api.validation import apps, batch, core, pods, rbac, scheduling
+from kubeherd.api.validation.ephemeral import validate_pod_ephemeral_containers_update
 from kubeherd.api.validation.field import (
     FIELD_IMMUTABLE,
     OMIT,
@@ -102,6 +103,7 @@ __all__ = [
     "validate_labels",
     "validate_object_meta",
     "validate_object_meta_update",
+    "validate_pod_ephemeral_containers_update",
     "validate_update",
 ]
 
@@ -170,6 +172,9 @@ VALIDATORS: dict[tuple[str, str], KindValidation] = {
     ("batch", "Job"): KindValidation(True, DNS1123_SUBDOMAIN, batch.validate_job, batch.validate_job_update),
     ("batch", "CronJob"): KindValidation(
         True, DNS1123_SUBDOMAIN, batch.validate_cron_job, batch.validate_cron_job_update
+    ),
+    ("scheduling.k8s.io", "PriorityClass"): KindValidation(
+        False, DNS1123_SUBDOMAIN, scheduling.validate_priority_class, scheduling.validate_priority_class_update
     ),
     ("rbac.authorization.k8s.io", "Role"): KindValidation(
         True, PATH_SEGMENT, rbac.validate_role, rbac.validate_role_update

@@ -263,6 +263,12 @@ def validate_service(svc: Mapping[str, Any]) -> list[Cause]:
         )
     elif external and etp and etp not in ("Cluster", "Local"):
         errs.append(not_supported("spec.externalTrafficPolicy", etp, ["Cluster", "Local"]))
+    health = spec.get("healthCheckNodePort")
+    if health and not (svc_type == "LoadBalancer" and etp == "Local"):
+        errs.append(invalid("spec.healthCheckNodePort", health,
+                            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+    elif health:
+        errs.extend(invalid("spec.healthCheckNodePort", health, m) for m in is_valid_port_num(health))
     itp = spec.get("internalTrafficPolicy")
     if itp is not None and itp not in ("Cluster", "Local"):
         errs.append(not_supported("spec.internalTrafficPolicy", itp, ["Cluster", "Local"]))

@@ -6,7 +6,7 @@ port ``protocol``, ``imagePullPolicy`` ...) is accepted when absent and checked 
 given.  Covered: volumes (names, one source, the common sources' required fields),
 containers and init containers (names, images, ports, env names, volume mounts,
 pull policy, probes, lifecycle hooks, resources, security-context IDs, host-port
-clashes), restart/DNS policy, node selector, tolerations, names of referenced
+clashes), sysctl names, restart/DNS policy, node selector, tolerations, names of referenced
 objects, ``activeDeadlineSeconds``, and the update rules (only images,
 ``activeDeadlineSeconds``, added tolerations, scheduling-gate removal and the
 negative ``terminationGracePeriodSeconds`` fix may change).
@@ -56,6 +56,7 @@ from kubeherd.api.validation.names import (
     is_valid_port_num,
     is_valid_user_id,
 )
+from kubeherd.api.validation.sysctls import validate_sysctls
 
 __all__ = [
     "validate_pod",
@@ -694,6 +695,7 @@ def validate_pod_spec(spec: Any, path: str = "spec", *, is_pod: bool = False) ->
         errs.append(not_supported(child(path, "dnsPolicy"), dns, _DNS_POLICIES))
     errs.extend(validate_labels(s.get("nodeSelector"), child(path, "nodeSelector")))
     errs.extend(_security_context(s.get("securityContext"), child(path, "securityContext")))
+    errs.extend(validate_sysctls(s, child(path, "securityContext", "sysctls")))
     for i, ref in enumerate(seq(s.get("imagePullSecrets"))):
         if set(mapping(ref)) - {"name"}:
             errs.append(

@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,11 +90,12 @@ class VolumeManager:
     """Sets up and tears down the volumes of the pods on this node."""
 
     def __init__(self, root: Path, get: Getter, request_token: TokenRequester | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, allocatable: Callable[[], dict[str, str]] | None = None) -> None:
         self.root = root
         self.get = get
         self.tokens = TokenManager(request_token) if request_token is not None else None
         self.recorder = recorder
+        self.allocatable = allocatable  # the node's allocatable: unset limits in downward-API files
 
     def volume_path(self, uid: str, volume: Obj) -> Path:
         kind = next((k for k in KINDS if k in volume), "other")
@@ -131,7 +133,8 @@ class VolumeManager:
                 subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True,
                                capture_output=True)
             return path
-        files = await project(pod, volume, self.get, self.tokens.token if self.tokens is not None else None)
+        files = await project(pod, volume, self.get, self.tokens.token if self.tokens is not None else None,
+                              self.allocatable() if self.allocatable is not None else None)
         if files is None:
             raise VolumeError(f"volume {name}: this volume type is not supported by kubeherd's kubelet yet")
         write_atomic(path, files)

@@ -31,6 +31,7 @@ Files = dict[str, tuple[bytes, int]]  # relative path → (content, mode)
 Getter = Callable[[str, str, str], Awaitable[Obj | None]]
 # (pod, serviceAccountToken projection) → the token
 TokenSource = Callable[[Obj, Obj], Awaitable[str]]
+DEFAULTED_LIMITS = ("cpu", "memory", "ephemeral-storage")  # unset limits read as node allocatable
 
 
 class VolumeError(Exception):
@@ -136,29 +137,40 @@ def field_value(pod: Obj, path: str) -> str:
     return str(simple.get(path) or "")
 
 
-def resource_value(pod: Obj, ref: Obj, container_name: str = "") -> str:
-    """A ``resourceFieldRef`` (limits.cpu, requests.memory …), divided by its divisor."""
+def resource_value(pod: Obj, ref: Obj, container_name: str = "", allocatable: dict[str, str] | None = None) -> str:
+    """A ``resourceFieldRef`` (limits.cpu, requests.memory …), divided by its divisor and rounded
+    up (cpu in millicores, the rest in units). As upstream, an absent (or zero) cpu, memory or
+    ephemeral-storage limit is the node's ``allocatable``; requests are not defaulted."""
     name = ref.get("containerName") or container_name
-    container: Obj = next((c for c in (pod.get("spec") or {}).get("containers") or [] if c.get("name") == name), {})
+    spec = pod.get("spec") or {}
+    container: Obj = next((c for key in ("containers", "initContainers", "ephemeralContainers")
+                           for c in spec.get(key) or [] if c.get("name") == name), {})
     kind, _, res = (ref.get("resource") or "").partition(".")
     resources = container.get("resources") or {}
-    value = (resources.get(kind) or {}).get(res) or (resources.get("limits") or {}).get(res)
-    divisor = Quantity.parse(str(ref.get("divisor") or "1"))
+    limits = resources.get("limits") or {}
+    if kind == "limits":
+        value = limits.get(res)
+        if (value is None or Quantity.parse(str(value)).is_zero()) and res in DEFAULTED_LIMITS:
+            value = (allocatable or {}).get(res)
+    else:
+        value = (resources.get("requests") or {}).get(res) or limits.get(res)
     if value is None:
-        return "0"  # upstream falls back to node allocatable; unknown here
-    nanos = Quantity.parse(str(value)).nanos
-    div = max(1, divisor.nanos)
-    return str(-(-nanos // div))
+        return "0"
+    quantity = Quantity.parse(str(value))
+    divisor = Quantity.parse(str(ref.get("divisor") or "1"))
+    if res == "cpu":
+        return str(-(-quantity.milli_value() // max(1, divisor.milli_value())))
+    return str(-(-quantity.value() // max(1, divisor.value())))
 
 
-def downward_files(pod: Obj, source: Obj) -> Files:
+def downward_files(pod: Obj, source: Obj, allocatable: dict[str, str] | None = None) -> Files:
     default = _mode(source.get("defaultMode"), 0o644)
     files = {}
     for item in source.get("items") or []:
         if "fieldRef" in item:
             value = field_value(pod, item["fieldRef"].get("fieldPath", ""))
         else:
-            value = resource_value(pod, item.get("resourceFieldRef") or {})
+            value = resource_value(pod, item.get("resourceFieldRef") or {}, allocatable=allocatable)
         files[item["path"]] = (value.encode(), _mode(item.get("mode"), default))
     return files
 
@@ -181,7 +193,8 @@ async def _secret(pod: Obj, source: Obj, name: str, get: Getter, default_mode: i
     return secret_files(secret, {**source, "defaultMode": source.get("defaultMode", default_mode)})
 
 
-async def projected_files(pod: Obj, projected: Obj, get: Getter, token: TokenSource | None) -> Files:
+async def projected_files(pod: Obj, projected: Obj, get: Getter, token: TokenSource | None,
+                          allocatable: dict[str, str] | None = None) -> Files:
     """The union of a projected volume's sources."""
     default_mode = _mode(projected.get("defaultMode"), 0o644)
     files: Files = {}
@@ -192,7 +205,8 @@ async def projected_files(pod: Obj, projected: Obj, get: Getter, token: TokenSou
             secret = source["secret"] or {}
             files.update(await _secret(pod, secret, secret.get("name", ""), get, default_mode))
         elif "downwardAPI" in source:
-            files.update(downward_files(pod, {**(source["downwardAPI"] or {}), "defaultMode": default_mode}))
+            files.update(downward_files(pod, {**(source["downwardAPI"] or {}), "defaultMode": default_mode},
+                                        allocatable))
         elif "serviceAccountToken" in source:
             projection = source["serviceAccountToken"] or {}
             if token is None:
@@ -205,8 +219,10 @@ async def projected_files(pod: Obj, projected: Obj, get: Getter, token: TokenSou
     return files
 
 
-async def project(pod: Obj, volume: Obj, get: Getter, token: TokenSource | None = None) -> Files | None:
-    """The files of a configMap/secret/downwardAPI/projected volume, None for other kinds."""
+async def project(pod: Obj, volume: Obj, get: Getter, token: TokenSource | None = None,
+                  allocatable: dict[str, str] | None = None) -> Files | None:
+    """The files of a configMap/secret/downwardAPI/projected volume, None for other kinds
+    (``allocatable``: the node's, what a resourceFieldRef to an unset limit shows)."""
     if "configMap" in volume:
         source = volume["configMap"] or {}
         return await _configmap(pod, source, get, _mode(source.get("defaultMode"), 0o644))
@@ -214,7 +230,7 @@ async def project(pod: Obj, volume: Obj, get: Getter, token: TokenSource | None 
         source = volume["secret"] or {}
         return await _secret(pod, source, source.get("secretName", ""), get, _mode(source.get("defaultMode"), 0o644))
     if "downwardAPI" in volume:
-        return downward_files(pod, volume["downwardAPI"] or {})
+        return downward_files(pod, volume["downwardAPI"] or {}, allocatable)
     if "projected" in volume:
-        return await projected_files(pod, volume["projected"] or {}, get, token)
+        return await projected_files(pod, volume["projected"] or {}, get, token, allocatable)
     return None

@@ -1,11 +1,4 @@
-"""Admission: the checks every write passes before it reaches storage.
-
-Validation (object metadata and the kind's own rules, on create and on update) runs in the
-registry. Mutating admission plugins run just before it, after defaulting and after the
-creator's managed fields are recorded (what admission adds belongs to no field manager, as
-upstream): each is a class with `admit` (a decision from what is at hand, synchronous, as the
-registry calls it inside the write) and `wait` (called first, outside the write, to wait briefly
-for what `admit` will look up). The one plugin so far is upstream's ServiceAccount plugin:
+"""Upstream's ServiceAccount admission plugin, for pods being created.
 
 * a pod without `serviceAccountName` gets `default`; a pod whose service account does not exist
   is refused (403), after waiting up to two seconds for a `default` the controller is about to
@@ -23,49 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from kubeherd.api import errors, validation
+from kubeherd.api import errors
 from kubeherd.api.resources import Resource
-
-Obj = dict[str, Any]
-# (plural, namespace, name) → the object from the server's cache, or None
-Lookup = Callable[[str, str, str], Obj | None]
-
-
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    name: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    extra: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _raise(resource: Resource, obj: Obj, causes: list[validation.Cause]) -> None:
-    if causes:
-        name = str((obj.get("metadata") or {}).get("name") or "")
-        raise errors.invalid(resource.group, resource.kind, name, [c.to_dict() for c in causes])
-
-
-def validate_create(resource: Resource, obj: Obj) -> None:
-    _raise(resource, obj, validation.validate(resource.group, resource.kind, obj, namespaced=resource.namespaced))
-
-
-def validate_update(resource: Resource, new: Obj, old: Obj, subresource: str = "") -> None:
-    """Full validation of the new object; a status write checks only what it may change."""
-    if subresource:
-        causes = validation.validate_object_meta_update(new.get("metadata"), old.get("metadata"))
-    else:
-        causes = validation.validate_update(resource.group, resource.kind, new, old, namespaced=resource.namespaced)
-    _raise(resource, new, causes)
-
+from kubeherd.apiserver.admission.base import MIRROR_POD_ANNOTATION, Lookup, Obj
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_VOLUME_PREFIX = "kube-api-access-"
-MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 DEFAULT_ACCOUNT_WAIT = 2.0
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 

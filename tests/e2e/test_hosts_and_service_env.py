@@ -1,0 +1,159 @@
+"""What the kubelet puts into every container besides the spec: /etc/hosts and Service variables.
+
+One `kubeherd server` with its agent serves the module. Services are created with an explicit
+cluster IP inside the service CIDR (so the tests do not depend on IP allocation), and the
+``default/kubernetes`` Service is created the same way when the server has not made it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubeherd.cli.killall import killall_sync
+from tests.integration.conftest import Cluster, start_server, stop_server
+
+from .conftest import run, wait_for
+
+BUSYBOX = "localhost/kubeherd/busybox:1.36"
+SLOT = int(os.environ.get("KUBEHERD_TEST_SLOT", "0"))
+FOO_IP = f"10.43.201.{10 + SLOT}"
+OTHER_IP = f"10.43.201.{110 + SLOT}"
+NAMESPACE = "svcenv"
+
+
+@pytest.fixture(scope="module")
+def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
+    tmp = Path(tempfile.mkdtemp(prefix="kh", dir="/tmp"))
+    c = start_server(tmp, agent=True)
+    try:
+        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
+                 message="the node to be Ready")
+        yield c
+    finally:
+        if c.process.poll() is None:
+            stop_server(c)
+        _, left = killall_sync(c.data_dir)
+        assert not left, left
+        run("rm", "-rf", str(tmp), check=False)
+
+
+def apply(cluster: Cluster, doc: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(doc))
+
+
+def pod(name: str, containers: list[dict[str, Any]], namespace: str = "default", **spec: Any) -> dict[str, Any]:
+    for c in containers:
+        c.setdefault("image", BUSYBOX)
+        c.setdefault("command", ["sleep", "3600"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"containers": containers, "terminationGracePeriodSeconds": 1, **spec}}
+
+
+def service(name: str, namespace: str, ip: str, port: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"clusterIP": ip, "selector": {"app": name},
+                     "ports": [{"port": port, "targetPort": 8080, "protocol": "TCP"}]}}
+
+
+def phase(cluster: Cluster, name: str, namespace: str = "default") -> str:
+    return str(cluster.kubectl_json("get", "pod", name, "-n", namespace).get("status", {}).get("phase", ""))
+
+
+def cat(cluster: Cluster, name: str, container: str, path: str) -> str:
+    return cluster.kubectl("exec", name, "-c", container, "--", "cat", path, timeout=30).stdout
+
+
+def kubernetes_service(cluster: Cluster) -> tuple[str, int]:
+    """The ``default/kubernetes`` Service's IP and port, creating it when the server has not."""
+    found = cluster.kubectl("get", "service", "kubernetes", "-o", "json", check=False)
+    if found.returncode != 0:
+        apply(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes"},
+                        "spec": {"clusterIP": "10.43.0.1",
+                                 "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}]}})
+        found = cluster.kubectl("get", "service", "kubernetes", "-o", "json")
+    spec = json.loads(found.stdout)["spec"]
+    return spec["clusterIP"], spec["ports"][0]["port"]
+
+
+def env_of(cluster: Cluster, name: str) -> dict[str, str]:
+    wait_for(lambda: phase(cluster, name, NAMESPACE) in ("Succeeded", "Failed"), timeout=90,
+             message=f"pod {name} to finish")
+    assert phase(cluster, name, NAMESPACE) == "Succeeded"
+    text = cluster.kubectl("logs", name, "-n", NAMESPACE).stdout
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_service_variables(cluster: Cluster) -> None:
+    """Upstream's "Pods should contain environment variables for services", plus precedence,
+    ``$(VAR)`` expansion and ``enableServiceLinks: false``."""
+    api_ip, api_port = kubernetes_service(cluster)
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    wait_for(lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", NAMESPACE, check=False).returncode == 0,
+             timeout=30, message="the namespace's default service account")
+    apply(cluster, service("fooservice", NAMESPACE, FOO_IP, 8765))
+    apply(cluster, service("other", "default", OTHER_IP, 80))  # another namespace: not linked
+    apply(cluster, service("headless", NAMESPACE, "None", 81))  # no cluster IP: no variables
+    env = [{"name": "ADDR", "value": "$(FOOSERVICE_PORT_8765_TCP_ADDR)|$(KUBERNETES_SERVICE_HOST)"},
+           {"name": "FOOSERVICE_SERVICE_PORT", "value": "overridden"}]
+    apply(cluster, pod("client-envvars", [{"name": "env3cont", "env": env,
+                                           "command": ["sh", "-c", "env; echo ARG=$(FOOSERVICE_PORT)"]}],
+                       NAMESPACE, restartPolicy="Never"))
+    apply(cluster, pod("no-links", [{"name": "c", "command": ["env"]}], NAMESPACE, restartPolicy="Never",
+                       enableServiceLinks=False))
+
+    got = env_of(cluster, "client-envvars")
+    url = f"tcp://{FOO_IP}:8765"
+    assert {k: got.get(k) for k in ("FOOSERVICE_SERVICE_HOST", "FOOSERVICE_PORT", "FOOSERVICE_PORT_8765_TCP",
+                                     "FOOSERVICE_PORT_8765_TCP_PROTO", "FOOSERVICE_PORT_8765_TCP_PORT",
+                                     "FOOSERVICE_PORT_8765_TCP_ADDR")} == {
+        "FOOSERVICE_SERVICE_HOST": FOO_IP, "FOOSERVICE_PORT": url, "FOOSERVICE_PORT_8765_TCP": url,
+        "FOOSERVICE_PORT_8765_TCP_PROTO": "tcp", "FOOSERVICE_PORT_8765_TCP_PORT": "8765",
+        "FOOSERVICE_PORT_8765_TCP_ADDR": FOO_IP}
+    assert got["FOOSERVICE_SERVICE_PORT"] == "overridden"  # the container's own env wins
+    assert got["ADDR"] == f"{FOO_IP}|{api_ip}"  # env values expand Service variables
+    assert got["ARG"] == url  # so do command and args
+    assert got["KUBERNETES_SERVICE_HOST"] == api_ip
+    assert got["KUBERNETES_SERVICE_PORT"] == str(api_port)
+    assert got["KUBERNETES_PORT"] == f"tcp://{api_ip}:{api_port}"
+    assert not any(k.startswith(("OTHER_", "HEADLESS_")) for k in got)
+
+    bare = env_of(cluster, "no-links")
+    service_vars = {k for k in bare if k.endswith(("_SERVICE_HOST", "_SERVICE_PORT")) or "_PORT_" in k
+                    or k.endswith("_PORT")}
+    assert service_vars and all(k.startswith("KUBERNETES_") for k in service_vars), service_vars
+    assert bare["KUBERNETES_SERVICE_HOST"] == api_ip
+
+
+def test_kubelet_managed_etc_hosts(cluster: Cluster) -> None:
+    """Upstream's KubeletManagedEtcHosts and hostAliases tests, plus the hostname/subdomain line."""
+    original = {"name": "host-etc-hosts", "mountPath": "/etc/hosts-original"}
+    volumes = [{"name": "host-etc-hosts", "hostPath": {"path": "/etc/hosts", "type": "FileOrCreate"}}]
+    apply(cluster, pod("test-pod", [
+        {"name": "busybox-1", "volumeMounts": [original]},
+        {"name": "busybox-3", "volumeMounts": [original, {"name": "host-etc-hosts", "mountPath": "/etc/hosts"}]},
+    ], volumes=volumes, hostname="web", subdomain="sub",
+        hostAliases=[{"ip": "123.45.67.89", "hostnames": ["foo", "bar"]}]))
+    apply(cluster, pod("test-host-network-pod", [{"name": "busybox-1", "volumeMounts": [original]}],
+                       volumes=volumes, hostNetwork=True))
+    for name in ("test-pod", "test-host-network-pod"):
+        wait_for(lambda n=name: phase(cluster, n) == "Running", timeout=90, message=f"pod {name} to run")
+    node_hosts = Path("/etc/hosts").read_text()
+    pod_ip = cluster.kubectl_json("get", "pod", "test-pod")["status"]["podIP"]
+
+    managed = cat(cluster, "test-pod", "busybox-1", "/etc/hosts")
+    assert managed.startswith("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n")
+    assert managed != cat(cluster, "test-pod", "busybox-1", "/etc/hosts-original")
+    assert f"\n{pod_ip}\tweb.sub.default.svc.cluster.local\tweb\n" in managed
+    assert managed.endswith("\n# Entries added by HostAliases.\n123.45.67.89\tfoo\tbar\n")
+
+    assert cat(cluster, "test-pod", "busybox-3", "/etc/hosts") == node_hosts  # its own mount stays
+
+    on_host = cat(cluster, "test-host-network-pod", "busybox-1", "/etc/hosts")
+    assert on_host == "# Kubernetes-managed hosts file (host network).\n" + node_hosts
