@@ -8,7 +8,6 @@ cluster IP inside the service CIDR (so the tests do not depend on IP allocation)
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +21,6 @@ from tests.integration.conftest import Cluster, start_server, stop_server
 from .conftest import run, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
-SLOT = int(os.environ.get("KUBEHERD_TEST_SLOT", "0"))
-FOO_IP = f"10.43.201.{10 + SLOT}"
-OTHER_IP = f"10.43.201.{110 + SLOT}"
 NAMESPACE = "svcenv"
 
 
@@ -56,10 +52,11 @@ def pod(name: str, containers: list[dict[str, Any]], namespace: str = "default",
             "spec": {"containers": containers, "terminationGracePeriodSeconds": 1, **spec}}
 
 
-def service(name: str, namespace: str, ip: str, port: int) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"clusterIP": ip, "selector": {"app": name},
-                     "ports": [{"port": port, "targetPort": 8080, "protocol": "TCP"}]}}
+def service(name: str, namespace: str, port: int, cluster_ip: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"selector": {"app": name}, "ports": [{"port": port, "targetPort": 8080, "protocol": "TCP"}]}
+    if cluster_ip:
+        spec["clusterIP"] = cluster_ip
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
 def phase(cluster: Cluster, name: str, namespace: str = "default") -> str:
@@ -71,15 +68,13 @@ def cat(cluster: Cluster, name: str, container: str, path: str) -> str:
 
 
 def kubernetes_service(cluster: Cluster) -> tuple[str, int]:
-    """The ``default/kubernetes`` Service's IP and port, creating it when the server has not."""
-    found = cluster.kubectl("get", "service", "kubernetes", "-o", "json", check=False)
-    if found.returncode != 0:
-        apply(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes"},
-                        "spec": {"clusterIP": "10.43.0.1",
-                                 "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}]}})
-        found = cluster.kubectl("get", "service", "kubernetes", "-o", "json")
-    spec = json.loads(found.stdout)["spec"]
+    """The ``default/kubernetes`` Service's IP and port (the API server keeps that Service)."""
+    spec = cluster.kubectl_json("get", "service", "kubernetes")["spec"]
     return spec["clusterIP"], spec["ports"][0]["port"]
+
+
+def cluster_ip(cluster: Cluster, name: str, namespace: str) -> str:
+    return str(cluster.kubectl_json("get", "service", name, "-n", namespace)["spec"]["clusterIP"])
 
 
 def env_of(cluster: Cluster, name: str) -> dict[str, str]:
@@ -97,9 +92,11 @@ def test_service_variables(cluster: Cluster) -> None:
     cluster.kubectl("create", "namespace", NAMESPACE)
     wait_for(lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", NAMESPACE, check=False).returncode == 0,
              timeout=30, message="the namespace's default service account")
-    apply(cluster, service("fooservice", NAMESPACE, FOO_IP, 8765))
-    apply(cluster, service("other", "default", OTHER_IP, 80))  # another namespace: not linked
-    apply(cluster, service("headless", NAMESPACE, "None", 81))  # no cluster IP: no variables
+    apply(cluster, service("fooservice", NAMESPACE, 8765))
+    apply(cluster, service("other", "default", 80))  # another namespace: not linked
+    apply(cluster, service("headless", NAMESPACE, 81, "None"))  # no cluster IP: no variables
+    foo_ip = cluster_ip(cluster, "fooservice", NAMESPACE)
+    assert foo_ip.startswith("10.43.")
     env = [{"name": "ADDR", "value": "$(FOOSERVICE_PORT_8765_TCP_ADDR)|$(KUBERNETES_SERVICE_HOST)"},
            {"name": "FOOSERVICE_SERVICE_PORT", "value": "overridden"}]
     apply(cluster, pod("client-envvars", [{"name": "env3cont", "env": env,
@@ -109,15 +106,15 @@ def test_service_variables(cluster: Cluster) -> None:
                        enableServiceLinks=False))
 
     got = env_of(cluster, "client-envvars")
-    url = f"tcp://{FOO_IP}:8765"
+    url = f"tcp://{foo_ip}:8765"
     assert {k: got.get(k) for k in ("FOOSERVICE_SERVICE_HOST", "FOOSERVICE_PORT", "FOOSERVICE_PORT_8765_TCP",
                                      "FOOSERVICE_PORT_8765_TCP_PROTO", "FOOSERVICE_PORT_8765_TCP_PORT",
                                      "FOOSERVICE_PORT_8765_TCP_ADDR")} == {
-        "FOOSERVICE_SERVICE_HOST": FOO_IP, "FOOSERVICE_PORT": url, "FOOSERVICE_PORT_8765_TCP": url,
+        "FOOSERVICE_SERVICE_HOST": foo_ip, "FOOSERVICE_PORT": url, "FOOSERVICE_PORT_8765_TCP": url,
         "FOOSERVICE_PORT_8765_TCP_PROTO": "tcp", "FOOSERVICE_PORT_8765_TCP_PORT": "8765",
-        "FOOSERVICE_PORT_8765_TCP_ADDR": FOO_IP}
+        "FOOSERVICE_PORT_8765_TCP_ADDR": foo_ip}
     assert got["FOOSERVICE_SERVICE_PORT"] == "overridden"  # the container's own env wins
-    assert got["ADDR"] == f"{FOO_IP}|{api_ip}"  # env values expand Service variables
+    assert got["ADDR"] == f"{foo_ip}|{api_ip}"  # env values expand Service variables
     assert got["ARG"] == url  # so do command and args
     assert got["KUBERNETES_SERVICE_HOST"] == api_ip
     assert got["KUBERNETES_SERVICE_PORT"] == str(api_port)
