@@ -5,17 +5,23 @@ Each test mirrors what an upstream conformance test looks at (named in its docst
 downward API's values on a container's first start, the waiting reasons of a pod whose init
 containers fail (on every status the kubelet writes, seen through a watch), termination
 messages, ``activeDeadlineSeconds``, and ephemeral containers added through the
-``pods/ephemeralcontainers`` subresource.
+``pods/ephemeralcontainers`` subresource (PATCH, GET and PUT) or by ``kubectl debug``, with and
+without a terminal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import pty
 import queue
+import select
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -390,3 +396,50 @@ def test_kubectl_debug_attaches_to_a_new_ephemeral_container(cluster: Cluster) -
     status = _ephemeral_status(cluster, "dbg", "dbgc")
     assert "running" in status["state"]  # detaching leaves it running
     cluster.kubectl("delete", "pod", "dbg", "--wait=false")
+
+
+def test_kubectl_debug_with_a_terminal(cluster: Cluster) -> None:
+    """`kubectl debug -it POD --image=…` on a terminal: the ephemeral container gets a TTY of the
+    terminal's size, runs what is typed, and exits when the shell does."""
+    apply(cluster, pod("dbgt", [{"name": "app", "command": ["sleep", "3600"]}]))
+    wait_for(lambda: phase(cluster, "dbgt") == "Running", timeout=60, interval=0.5, message="dbgt to run")
+    assert KUBECTL_DIR is not None
+    env = {**os.environ, "HOME": str(cluster.home), "KUBECONFIG": str(cluster.kubeconfig)}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    proc = subprocess.Popen([str(KUBECTL_DIR / "kubectl.1.33"), "debug", "-it", "dbgt", f"--image={BUSYBOX}",
+                             "--image-pull-policy=IfNotPresent", "--container=shell", "--", "sh"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    screen = bytearray()
+
+    def shown(text: bytes) -> bool:
+        while select.select([master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen.extend(chunk)
+        return text in screen
+
+    try:
+        wait_for(lambda: _ephemeral_status(cluster, "dbgt", "shell").get("state", {}).get("running"),
+                 timeout=60, interval=0.5, message="the debug shell to run")
+        os.write(master, b"echo on-$(tty) size-$(stty size | tr ' ' x)\n")
+        wait_for(lambda: shown(b"size-33x101"), timeout=30, interval=0.2, message="the shell's answer")
+        assert b"on-/dev/pts/" in screen
+        os.write(master, b"exit\n")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    terminated = wait_for(lambda: _ephemeral_status(cluster, "dbgt", "shell").get("state", {}).get("terminated"),
+                          timeout=30, interval=0.5, message="the shell to exit")
+    assert terminated["exitCode"] == 0
+    spec = next(c for c in get(cluster, "dbgt")["spec"]["ephemeralContainers"] if c["name"] == "shell")
+    assert spec["tty"] is True and spec["stdin"] is True
+    cluster.kubectl("delete", "pod", "dbgt", "--wait=false")
