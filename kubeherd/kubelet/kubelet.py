@@ -119,6 +119,22 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def needs_sync(old: Obj, new: Obj) -> bool:
+    """Whether a pod update is work for the pod worker. As upstream's pod config, a change of
+    status alone (most often the kubelet's own write) is not, unless it made the pod finished or
+    changed the conditions its readiness gates read; the periodic resync still covers the rest."""
+    def semantic(pod: Obj) -> tuple[Any, ...]:
+        meta = pod.get("metadata") or {}
+        return (pod.get("spec"), meta.get("labels"), meta.get("annotations"), meta.get("deletionTimestamp"),
+                meta.get("deletionGracePeriodSeconds"))
+
+    old_status, new_status = old.get("status") or {}, new.get("status") or {}
+    return (semantic(old) != semantic(new)
+            or (new_status.get("phase") in ("Succeeded", "Failed") and new_status.get("phase") != old_status.get("phase"))
+            or (bool((new.get("spec") or {}).get("readinessGates"))
+                and new_status.get("conditions") != old_status.get("conditions")))
+
+
 class Kubelet:
     def __init__(self, client: APIClient, runtime: Runtime, data_dir: Path, node_name: str = "",
                  workers: int = 64, config: KubeletConfig | None = None, serving: ServingTLS | None = None,
@@ -346,7 +362,7 @@ class Kubelet:
             await asyncio.to_thread(self.cgroups.ensure_qos, os.cpu_count() or 1)
         except OSError as exc:
             log.warning("QoS cgroups not set up: %s", exc)
-        self.pods.add_handlers(on_add=self._pod_event, on_update=lambda old, new: self._pod_event(new),
+        self.pods.add_handlers(on_add=self._pod_event, on_update=self._pod_updated,
                                on_delete=self._pod_deleted)
         self.informers.start()
         await self.informers.wait_for_sync(60)
@@ -385,6 +401,10 @@ class Kubelet:
         self._uid_keys[pod["metadata"]["uid"]] = object_key(pod)
         self.queue.add(object_key(pod))
 
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if needs_sync(old, new):
+            self._pod_event(new)
+
     def _pod_deleted(self, pod: Obj) -> None:
         self._uid_keys.pop(pod["metadata"]["uid"], None)
         self._deadline_passed.discard(pod["metadata"]["uid"])
@@ -411,6 +431,8 @@ class Kubelet:
             return
         view = await self.syncer.runtime_view(uid)
         view = await self.syncer.sync_pod(pod, view, self.node_ip)
+        for instances in view.containers.values():  # what the worker saw is no news to the relist
+            self._container_states.update((c.id, c.state) for c in instances)
         record = self.syncer.records.get(uid)
         readiness, startup = self.syncer.probe_results(pod, view)
         status = pod_status(pod, view, host_ip=self.node_ip, readiness=readiness, startup=startup,

@@ -71,6 +71,7 @@ from .kuberuntime import (
 )
 from .probes import ProbeManager
 from .security import SecurityContextError, apply_fs_group
+from .startgate import CONTAINER, SANDBOX, StartGate
 from .status import RuntimeView, app_containers_done, restart_count, will_restart
 from .termination import ContainerKiller
 from .terminationmessage import message_file, message_mount, read_message
@@ -128,6 +129,7 @@ class PodSyncer:
         self.images = ImageManager(cri, get, self.record_event)  # the kubelet sets its registries
         self.records: dict[str, PodRecord] = {}
         self.sandbox_configs: dict[str, PodSandboxConfig] = {}
+        self.gate = StartGate()  # pod starts a few at a time, the started ones first
         self.service_env: ServiceEnv | None = None  # the kubelet sets it (Service variables)
         self.allocatable: Callable[[], dict[str, str]] | None = None  # the kubelet sets it (downward API)
 
@@ -233,7 +235,8 @@ class PodSyncer:
                 await self.killer.kill_all(None, view, 0, "")
             attempt = await self._sandbox_attempt(uid)
             config = sandbox_config(pod, attempt, self.logs_root)
-            sandbox_id = await self.cri.run_pod_sandbox(config)
+            async with self.gate.slot(SANDBOX):
+                sandbox_id = await self.cri.run_pod_sandbox(config)
             self.sandbox_configs[uid] = config
             view = await self.runtime_view(uid)
             view.sandbox_id = view.sandbox_id or sandbox_id
@@ -412,8 +415,9 @@ class PodSyncer:
         if message_file_mount is not None:
             cfg.mounts.append(message_file_mount)
         try:
-            container_id = await self.cri.create_container(view.sandbox_id, cfg, config)
-            await self.cri.start_container(container_id)
+            async with self.gate.slot(CONTAINER):
+                container_id = await self.cri.create_container(view.sandbox_id, cfg, config)
+                await self.cri.start_container(container_id)
         except CRIError as exc:
             record.waiting[name] = ("CreateContainerError" if "create" in exc.method.lower()
                                     else "RunContainerError", exc.details)
