@@ -101,7 +101,8 @@ async def start_kubelet(server: APIServer, data_dir: Path, endpoint: str, config
 
 
 async def run_server(args: argparse.Namespace) -> int:
-    kubelet_config = None if args.disable_agent else parse_kubelet_args(args.kubelet_arg)
+    kubelet_config = None if args.disable_agent else parse_kubelet_args(
+        args.kubelet_arg, KubeletConfig(cluster_dns=[args.cluster_dns] if args.cluster_dns else []))
     service_accounts = parse_kube_apiserver_args(args.kube_apiserver_arg)
     registries = None if args.disable_agent else RegistriesConfig.load(args.private_registry)
     stop = stop_on_signals()

@@ -9,6 +9,7 @@ than run a node with a setting silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ class KubeletConfig:
     address: str = "0.0.0.0"
     pod_manifest_path: str = ""  # static pods; "" means <data-dir>/agent/pod-manifests
     max_pods: int = 110
+    cluster_dns: list[str] = field(default_factory=lambda: ["10.43.0.10"])  # [] = ClusterFirst pods use the node's
+    cluster_domain: str = "cluster.local"
     eviction_hard: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     eviction_soft: dict[str, str] = field(default_factory=dict)
     eviction_soft_grace_period: dict[str, float] = field(default_factory=dict)  # seconds per signal
@@ -95,6 +98,11 @@ def _parts(text: str) -> list[str]:
     return [p for p in (p.strip() for p in text.split(",")) if p]
 
 
+def _addresses(text: str) -> list[str]:
+    """A comma-separated list of IP addresses (``--cluster-dns``)."""
+    return [str(ipaddress.ip_address(part.strip())) for part in text.split(",") if part.strip()]
+
+
 def _thresholds(text: str) -> dict[str, str]:
     """``memory.available<100Mi,nodefs.available<10%`` (upstream allows only ``<``)."""
     out: dict[str, str] = {}
@@ -143,6 +151,8 @@ _PARSERS: dict[str, tuple[str, Any]] = {
     "address": ("address", str),
     "pod-manifest-path": ("pod_manifest_path", str),
     "max-pods": ("max_pods", int),
+    "cluster-dns": ("cluster_dns", _addresses),
+    "cluster-domain": ("cluster_domain", str),
     "eviction-hard": ("eviction_hard", _thresholds),
     "eviction-soft": ("eviction_soft", _thresholds),
     "eviction-soft-grace-period": ("eviction_soft_grace_period", _signal_durations),

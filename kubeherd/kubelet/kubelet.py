@@ -69,7 +69,7 @@ from .eviction import (
     quantity_text,
 )
 from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
-from .kuberuntime import MANAGED, POD_UID, qos_class
+from .kuberuntime import MANAGED, POD_UID, ClusterDNS, qos_class
 from .logrotate import ContainerLogManager
 from .nodeimages import list_node_images
 from .podworker import PodSyncer, grace_period
@@ -166,6 +166,7 @@ class Kubelet:
         self.recorder = EventRecorder(client, "kubelet", self.node_name)
         self.volumes.recorder = self.recorder  # FailedMount events
         self.syncer.recorder = self.recorder  # hook and container events
+        self.syncer.cluster_dns = ClusterDNS(tuple(self.config.cluster_dns), self.config.cluster_domain)
         self.syncer.images.registries = registries or RegistriesConfig()  # node pull credentials
         self.syncer.allocatable = self.volumes.allocatable = self.node_allocatable  # downward-API limits
         # Services of all namespaces, for the containers' Service variables; start() waits for its first list

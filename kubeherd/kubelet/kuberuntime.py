@@ -55,6 +55,16 @@ TERMINATION_MESSAGE_POLICY = "io.kubernetes.container.terminationMessagePolicy"
 
 CLUSTER_DNS = "10.43.0.10"
 CLUSTER_DOMAIN = "cluster.local"
+
+
+@dataclass(frozen=True)
+class ClusterDNS:
+    """The kubelet's --cluster-dns servers and --cluster-domain, what ClusterFirst pods resolve with."""
+
+    servers: tuple[str, ...] = (CLUSTER_DNS,)
+    domain: str = CLUSTER_DOMAIN
+
+
 MIN_SHARES = 2
 QUOTA_PERIOD = 100_000
 GUARANTEED_OOM_SCORE_ADJ = -997
@@ -144,13 +154,15 @@ def container_resources(container: Obj) -> LinuxContainerResources:
                                    memory_limit_in_bytes=memory)
 
 
-def dns_config(pod: Obj, host_resolv: Path = Path("/etc/resolv.conf")) -> DNSConfig | None:
+def dns_config(pod: Obj, cluster: ClusterDNS = ClusterDNS(),
+               host_resolv: Path = Path("/etc/resolv.conf")) -> DNSConfig | None:
     spec = pod.get("spec") or {}
     policy = spec.get("dnsPolicy") or "ClusterFirst"
-    if policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork")):
-        ns = pod["metadata"]["namespace"]
-        config = DNSConfig(servers=[CLUSTER_DNS],
-                           searches=[f"{ns}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN],
+    cluster_first = policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+    if cluster_first and cluster.servers:
+        ns, domain = pod["metadata"]["namespace"], cluster.domain
+        config = DNSConfig(servers=list(cluster.servers),
+                           searches=[f"{ns}.svc.{domain}", f"svc.{domain}", domain],
                            options=["ndots:5"])
     elif policy == "None":
         config = DNSConfig()
@@ -174,7 +186,7 @@ def dns_config(pod: Obj, host_resolv: Path = Path("/etc/resolv.conf")) -> DNSCon
     return config
 
 
-def sandbox_config(pod: Obj, attempt: int, logs_root: Path) -> PodSandboxConfig:
+def sandbox_config(pod: Obj, attempt: int, logs_root: Path, cluster_dns: ClusterDNS = ClusterDNS()) -> PodSandboxConfig:
     meta = pod["metadata"]
     spec = pod.get("spec") or {}
     host_network = bool(spec.get("hostNetwork"))
@@ -189,7 +201,7 @@ def sandbox_config(pod: Obj, attempt: int, logs_root: Path) -> PodSandboxConfig:
         ipc=NamespaceMode.NODE if spec.get("hostIPC") else NamespaceMode.POD)
     return PodSandboxConfig(
         metadata=PodSandboxMetadata(name=meta["name"], uid=meta["uid"], namespace=meta["namespace"], attempt=attempt),
-        hostname=hostname, log_directory=str(pod_log_dir(logs_root, pod)), dns_config=dns_config(pod),
+        hostname=hostname, log_directory=str(pod_log_dir(logs_root, pod)), dns_config=dns_config(pod, cluster_dns),
         port_mappings=ports,
         labels={POD_UID: meta["uid"], POD_NAME: meta["name"], POD_NAMESPACE: meta["namespace"], MANAGED: "true"},
         annotations={},

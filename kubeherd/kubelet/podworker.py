@@ -58,9 +58,9 @@ from .envvars import ServiceEnv
 from .hooks import run_handler
 from .imagepull import ImageManager
 from .kuberuntime import (
-    CLUSTER_DOMAIN,
     CONTAINER_NAME,
     POD_UID,
+    ClusterDNS,
     RuntimeValues,
     container_config,
     environment,
@@ -130,6 +130,7 @@ class PodSyncer:
         self.records: dict[str, PodRecord] = {}
         self.sandbox_configs: dict[str, PodSandboxConfig] = {}
         self.gate = StartGate()  # pod starts a few at a time, the started ones first
+        self.cluster_dns = ClusterDNS()  # the kubelet sets it from its config
         self.service_env: ServiceEnv | None = None  # the kubelet sets it (Service variables)
         self.allocatable: Callable[[], dict[str, str]] | None = None  # the kubelet sets it (downward API)
 
@@ -234,7 +235,7 @@ class PodSyncer:
                                        for instances in view.containers.values() for i in instances):
                 await self.killer.kill_all(None, view, 0, "")
             attempt = await self._sandbox_attempt(uid)
-            config = sandbox_config(pod, attempt, self.logs_root)
+            config = sandbox_config(pod, attempt, self.logs_root, self.cluster_dns)
             async with self.gate.slot(SANDBOX):
                 sandbox_id = await self.cri.run_pod_sandbox(config)
             self.sandbox_configs[uid] = config
@@ -243,7 +244,8 @@ class PodSyncer:
         known = self.sandbox_configs.get(uid)
         if known is None:
             status = await self.cri.pod_sandbox_status(view.sandbox_id)
-            known = sandbox_config(pod, status.metadata.attempt if status.metadata else 0, self.logs_root)
+            known = sandbox_config(pod, status.metadata.attempt if status.metadata else 0, self.logs_root,
+                                   self.cluster_dns)
             self.sandbox_configs[uid] = known
         config = known
         lookups = {ref: await self.get(ref[0], pod["metadata"]["namespace"], ref[1])
@@ -380,7 +382,7 @@ class PodSyncer:
             pod_ips = [view.pod_ip, *view.extra_ips] if view.pod_ip else []
             hosts_dir = pod_dir(self.volumes.root, pod["metadata"]["uid"])
             mount_list += await asyncio.to_thread(etchosts.container_mounts, hosts_dir, pod, container, pod_ips,
-                                                  CLUSTER_DOMAIN)
+                                                  self.cluster_dns.domain)
         except (LookupError, OSError) as exc:
             record.waiting[name] = ("CreateContainerConfigError", str(exc))
             record.want_sync_in(2)
