@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from kubeherd.kubelet.cri import (
 )
 from kubeherd.kubelet.images import BUSYBOX_IMAGE, PAUSE_IMAGE, ImportedImage, import_archive
 from kubeherd.kubelet.runtime import Containerd, ContainerdLayout, write_cni_config
+from tests.integration.conftest import Cluster, start_server, stop_server
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -233,3 +235,21 @@ def cleanup(node: Node) -> Iterator[list[str]]:
         except CRIError as e:
             if not e.not_found:
                 raise
+
+
+@contextmanager
+def agent_cluster(*extra: str) -> Iterator[Cluster]:
+    """A `kubeherd server` with its agent (containerd, kubelet) in a short temporary data dir,
+    its node Ready; afterwards stopped, `killall`ed (nothing may be left behind) and removed."""
+    tmp = Path(tempfile.mkdtemp(prefix="kh", dir="/tmp"))
+    cluster = start_server(tmp, list(extra), agent=True)
+    try:
+        wait_for(lambda: "Ready" in cluster.kubectl("get", "nodes", check=False).stdout, timeout=60,
+                 message="the node to be Ready")
+        yield cluster
+    finally:
+        if cluster.process.poll() is None:
+            stop_server(cluster)
+        _, left = killall_sync(cluster.data_dir)  # pods, containerd, mounts, leases, the bridge if unused
+        assert not left, left
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -8,17 +8,15 @@ cluster IP inside the service CIDR (so the tests do not depend on IP allocation)
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubeherd.cli.killall import killall_sync
-from tests.integration.conftest import Cluster, start_server, stop_server
+from tests.integration.conftest import Cluster
 
-from .conftest import run, wait_for
+from .conftest import agent_cluster, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
 NAMESPACE = "svcenv"
@@ -26,18 +24,8 @@ NAMESPACE = "svcenv"
 
 @pytest.fixture(scope="module")
 def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
-    tmp = Path(tempfile.mkdtemp(prefix="kh", dir="/tmp"))
-    c = start_server(tmp, agent=True)
-    try:
-        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
-                 message="the node to be Ready")
+    with agent_cluster() as c:
         yield c
-    finally:
-        if c.process.poll() is None:
-            stop_server(c)
-        _, left = killall_sync(c.data_dir)
-        assert not left, left
-        run("rm", "-rf", str(tmp), check=False)
 
 
 def apply(cluster: Cluster, doc: dict[str, Any]) -> None:

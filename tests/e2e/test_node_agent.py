@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kubeherd.cli.killall import killall_sync
 from kubeherd.kubelet.cri import ContainerFilter, ContainerState, CRIClient
-from tests.integration.conftest import Cluster, start_server, stop_server
+from tests.integration.conftest import Cluster
 
-from .conftest import run, wait_for
+from .conftest import agent_cluster, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
 NODE = socket.gethostname().lower()
@@ -33,20 +31,10 @@ MAX_FILES = 3
 
 @pytest.fixture(scope="module")
 def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
-    tmp = Path(tempfile.mkdtemp(prefix="kh", dir="/tmp"))
-    c = start_server(tmp, agent=True, extra=[
-        "--kubelet-arg", "container-log-max-size=1Mi", "--kubelet-arg", f"container-log-max-files={MAX_FILES}",
-        "--kubelet-arg", "container-log-monitor-interval=1s"])
-    try:
-        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
-                 message="the node to be Ready")
+    with agent_cluster("--kubelet-arg", "container-log-max-size=1Mi",
+                       "--kubelet-arg", f"container-log-max-files={MAX_FILES}",
+                       "--kubelet-arg", "container-log-monitor-interval=1s") as c:
         yield c
-    finally:
-        if c.process.poll() is None:
-            stop_server(c)
-        _, left = killall_sync(c.data_dir)
-        assert not left, left
-        run("rm", "-rf", str(tmp), check=False)
 
 
 def get_pod(cluster: Cluster, name: str) -> dict[str, Any] | None:

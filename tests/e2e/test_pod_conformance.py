@@ -20,7 +20,6 @@ import queue
 import select
 import struct
 import subprocess
-import tempfile
 import termios
 import threading
 from collections.abc import Iterator
@@ -32,28 +31,17 @@ from kubernetes import client as k8s
 from kubernetes import config, watch
 
 from kubeherd.api.quantity import Quantity
-from kubeherd.cli.killall import killall_sync
-from tests.integration.conftest import KUBECTL_DIR, Cluster, start_server, stop_server
+from tests.integration.conftest import KUBECTL_DIR, Cluster
 
-from .conftest import run, wait_for
+from .conftest import agent_cluster, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
 
 
 @pytest.fixture(scope="module")
 def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
-    tmp = Path(tempfile.mkdtemp(prefix="khk", dir="/tmp"))
-    c = start_server(tmp, agent=True)
-    try:
-        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
-                 message="the node to be Ready")
+    with agent_cluster() as c:
         yield c
-    finally:
-        if c.process.poll() is None:
-            stop_server(c)
-        _, left = killall_sync(c.data_dir)
-        assert not left, left
-        run("rm", "-rf", str(tmp), check=False)
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,9 @@ from typing import Any
 import grpc
 import pytest
 
-from kubeherd.cli.killall import killall_sync
-from tests.integration.conftest import Cluster, start_server, stop_server
+from tests.integration.conftest import Cluster
 
-from .conftest import run, wait_for
+from .conftest import agent_cluster, run, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
 CGROUP = Path("/sys/fs/cgroup")
@@ -35,18 +34,8 @@ CGROUP = Path("/sys/fs/cgroup")
 
 @pytest.fixture(scope="module")
 def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
-    tmp = Path(tempfile.mkdtemp(prefix="khc", dir="/tmp"))
-    c = start_server(tmp, agent=True)
-    try:
-        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
-                 message="the node to be Ready")
+    with agent_cluster() as c:
         yield c
-    finally:
-        if c.process.poll() is None:
-            stop_server(c)
-        _, left = killall_sync(c.data_dir)
-        assert not left, left
-        run("rm", "-rf", str(tmp), check=False)
 
 
 @pytest.fixture
