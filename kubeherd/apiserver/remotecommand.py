@@ -8,8 +8,9 @@ SPDY client (``v4.channel.k8s.io``) of the kubelet, which splices on to containe
 Channels of the WebSocket, each message ``[channel][bytes]``:
 0 stdin → the SPDY ``stdin`` stream; ``[255, 0]`` (v5's close signal) → empty DATA + FIN on it.
 1 stdout, 2 stderr ← the SPDY streams of those names.
-3 error ← the v4 ``metav1.Status`` the runtime writes on its ``error`` stream (``Success`` if
-  it wrote none), sent once stdout and stderr have ended, then the WebSocket is closed (1000).
+3 error ← the v4 ``metav1.Status`` the runtime writes on its ``error`` stream, sent once stdout
+  and stderr have ended (an InternalError if the connection ended before one came), then the
+  WebSocket is closed (1000).
 4 resize → the SPDY ``resize`` stream (terminal size JSON, unchanged).
 
 The ``101`` comes first, then an empty message on the lowest output channel tells the client the
@@ -128,7 +129,12 @@ async def translate(ws: WebSocket, connector: KubeletConnector, location: Kubele
         if not finished.done():  # the client closed or went away: the session ends with it
             finished.cancel()
             return None
-        return status.result() or SUCCESS
+        if status.result():
+            return bytes(status.result())
+        if error.lost:  # the runtime always writes a Status: without one the session broke off
+            return failure(500, "InternalError", "Internal error occurred: the connection to the container "
+                                                 "runtime ended before the command's status")
+        return SUCCESS
     finally:
         for task in [*tasks, reading]:
             task.cancel()
@@ -151,9 +157,12 @@ async def _read_all(stream: Stream) -> bytes:
 
 
 async def _copy_in(ws: WebSocket, stdin: Stream | None, resize: Stream | None) -> None:
-    """The client's messages to the SPDY streams, until it closes."""
+    """The client's messages to the SPDY streams, until it closes. Text messages count as their
+    UTF-8 bytes, as upstream reads them (the Python client writes a str to stdin as text)."""
     while (message := await ws.receive()) is not None:
-        if not isinstance(message, bytes) or not message:
+        if isinstance(message, str):
+            message = message.encode()
+        if not message:
             continue
         channel, data = message[0], message[1:]
         if channel == STREAM_CLOSE:

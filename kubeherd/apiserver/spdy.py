@@ -211,6 +211,7 @@ class Stream:
     received: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(maxsize=16))
     remote_closed: bool = False
     local_closed: bool = False
+    lost: bool = False  # it ended because the connection did, not by the server's FIN or reset
     reply: list[tuple[str, str]] | None = None  # the SYN_REPLY's headers, once it came
 
     async def read(self) -> bytes:
@@ -270,6 +271,7 @@ class ClientSession:
             pass
         finally:
             for stream in self.streams.values():
+                stream.lost = not stream.remote_closed
                 await self._finish(stream)
 
     async def _finish(self, stream: Stream) -> None:

@@ -1,13 +1,16 @@
 """exec, attach, cp, port-forward, logs and nodes/proxy through the kubelet's HTTPS server.
 
 One `kubeherd server` with its agent serves the module. Every kubectl behaviour is checked with
-the oldest client (1.27: SPDY only) and the newest (1.33: WebSocket first, falling back to SPDY),
-and exec also with the Python client (WebSocket v4). The streams go kubectl → apiserver →
-kubelet → containerd's streaming server, each hop splicing bytes.
+the oldest client (1.27: SPDY only) and the newest (1.33: WebSocket v5 for exec/attach and the
+SPDY-over-WebSocket tunnel for port-forward, both served by the apiserver's adapters with no
+fallback), exec also with the Python client and raw WebSocket clients of every channel
+subprotocol, and logs over WebSocket. SPDY and WebSocket ≤ v4 go kubectl → apiserver → kubelet →
+containerd's streaming server, each hop splicing bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import socket
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -108,11 +112,16 @@ def test_exec_stdin_is_piped_and_closed(cluster: Cluster, version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exec_with_a_terminal(cluster: Cluster, version: str) -> None:
-    command = " ".join(kubectl_argv(cluster, version) + ["exec", "-it", "box", "--", "sh", "-c", "'tty; exit 4'"])
+    # the size of kubectl's terminal reaches the container's (a resize message, after the start)
+    inner = "tty; for i in 1 2 3 4 5 6 7 8 9 10; do [ \"$(stty size)\" = \"45 123\" ] && break; sleep 0.5; done; " \
+            "echo size=$(stty size); exit 4"
+    command = "stty cols 123 rows 45; " + " ".join(kubectl_argv(cluster, version) + [
+        "exec", "-it", "box", "--", "sh", "-c", f"'{inner}'"])
     env = {"HOME": str(cluster.home), "PATH": "/usr/bin:/bin", "TERM": "xterm"}
     result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=30,
                             env=env, stdin=subprocess.DEVNULL)
     assert "/dev/pts/" in result.stdout, result
+    assert "size=45 123" in result.stdout, result
     assert result.returncode == 4, result
 
 
@@ -139,15 +148,109 @@ def test_python_client_stream_exec(cluster: Cluster) -> None:
                      stderr=True, stdin=False, stdout=True, tty=False)
         assert out == "py-out\n"
         resp = stream(api.connect_get_namespaced_pod_exec, "box", "default",
-                      command=["sh", "-c", "read x; echo got-$x; exit 5"], stderr=True, stdin=True, stdout=True,
+                      command=["sh", "-c", "cat; echo end-of-input; exit 5"], stderr=True, stdin=True, stdout=True,
                       tty=False, _preload_content=False)
-        resp.write_stdin("abc\n")
+        assert resp.subprotocol == "v5.channel.k8s.io"  # the apiserver's translator, not the runtime
+        resp.write_stdin("abc\n")  # sent as a text message
+        resp.write_stdin(b"def\n")
+        resp.close_channel(0)  # v5's half-close of stdin: cat ends
         resp.run_forever(timeout=20)
-        assert resp.read_stdout() == "got-abc\n"
+        assert resp.read_stdout() == "abc\ndef\nend-of-input\n"
         assert resp.returncode == 5
         resp.close()
     finally:
         api.api_client.close()
+
+
+def open_websocket(cluster: Cluster, path: str, protocols: list[str]) -> websocket.WebSocket:
+    """A WebSocket to the apiserver as the admin (client certificate of the kubeconfig)."""
+    from kubernetes import config
+
+    api = config.new_client_from_config(str(cluster.kubeconfig))
+    cfg = api.configuration
+    try:
+        return websocket.create_connection(
+            cluster.url.replace("https://", "wss://") + path, timeout=20, subprotocols=[p for p in protocols if p] or None,
+            sslopt={"ca_certs": cfg.ssl_ca_cert, "certfile": cfg.cert_file, "keyfile": cfg.key_file})
+    finally:
+        api.close()
+
+
+def receive_all(ws: websocket.WebSocket) -> list[tuple[int, bytes]]:
+    """Every data message (opcode, payload) until the server's close frame, which must say 1000."""
+    messages = []
+    while True:
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            assert data[:2] == b"\x03\xe8", data  # normal closure
+            return messages
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+            messages.append((opcode, data))
+
+
+EXEC_QUERY = ("command=sh&command=-c&command=read+x%3B+echo+got-%24x%3B+echo+oops+%3E%262%3B+exit+3"
+              "&stdin=true&stdout=true&stderr=true")
+
+
+@pytest.mark.parametrize("protocol", ["channel.k8s.io", "base64.channel.k8s.io", "v4.channel.k8s.io",
+                                      "v4.base64.channel.k8s.io", "v5.channel.k8s.io"])
+def test_exec_over_websocket_channel_protocols(cluster: Cluster, protocol: str) -> None:
+    ws = open_websocket(cluster, f"/api/v1/namespaces/default/pods/box/exec?{EXEC_QUERY}", [protocol])
+    assert ws.subprotocol == protocol
+    encoded = "base64" in protocol
+    if encoded:  # the channel as an ASCII digit, the data base64
+        ws.send("0" + base64.b64encode(b"abc\n").decode())
+    else:
+        ws.send_binary(b"\x00abc\n")
+    received: dict[int, bytes] = {}
+    for _, data in receive_all(ws):
+        channel, payload = (data[0] - ord("0"), base64.b64decode(data[1:])) if encoded else (data[0], data[1:])
+        received[channel] = received.get(channel, b"") + payload
+    ws.close()
+    assert received[1] == b"got-abc\n" and received[2] == b"oops\n", received
+    if protocol.startswith(("v4", "v5")):  # a Status, the exit code in its causes
+        status = json.loads(received[3])
+        assert status["reason"] == "NonZeroExitCode", status
+        assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
+    else:  # v1: the error as text
+        assert received[3].endswith(b"exit code 3"), received
+
+
+def test_exec_over_websocket_v5_closes_stdin(cluster: Cluster) -> None:
+    query = "command=sh&command=-c&command=wc+-c%3B+exit+0&stdin=true&stdout=true"
+    ws = open_websocket(cluster, f"/api/v1/namespaces/default/pods/box/exec?{query}", ["v5.channel.k8s.io"])
+    ws.send_binary(b"\x00" + b"x" * 300_000)
+    ws.send_binary(b"\xff\x00")  # close stdin: wc sees its end
+    received: dict[int, bytes] = {}
+    for _, data in receive_all(ws):
+        received[data[0]] = received.get(data[0], b"") + data[1:]
+    ws.close()
+    assert received[1].strip() == b"300000", received
+    assert json.loads(received[3])["status"] == "Success"
+
+
+def test_newest_kubectl_needs_no_fallback(cluster: Cluster) -> None:
+    """kubectl 1.33 says at -v=4 which protocol it got, and when it falls back to SPDY."""
+    result = cluster.kubectl("exec", "-i", "box", "-v=4", "--", "sh", "-c", "cat; exit 6", input="piped\n",
+                             check=False, timeout=30)
+    assert result.returncode == 6, result
+    assert result.stdout == "piped\n"
+    assert "The subprotocol is v5.channel.k8s.io" in result.stderr, result.stderr
+    assert "fallback" not in result.stderr.lower(), result.stderr
+    port = free_port()
+    forward = subprocess.Popen([*kubectl_argv(cluster, "1.33"), "port-forward", "pod/box", f"{port}:80", "-v=4"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={"HOME": str(cluster.home)})
+    try:
+        assert forward.stdout is not None
+        assert "Forwarding from 127.0.0.1" in forward.stdout.readline()
+        for _ in range(3):
+            assert http_get(port).endswith(b"hello-from-box\n")
+    finally:
+        forward.terminate()
+        _, err = forward.communicate(timeout=10)
+    assert "negotiated protocol: portforward.k8s.io" in err, err
+    assert "fallback" not in err.lower(), err
 
 
 # ---------------------------------------------------------------------------------------- cp, attach
@@ -228,6 +331,32 @@ def test_logs_come_from_the_kubelet(cluster: Cluster) -> None:
     assert followed.stdout == "one\ntwo\n"
     stamped = cluster.kubectl("logs", "talker", "--timestamps", "--tail", "1").stdout
     assert stamped.endswith(" two\n") and stamped[:4].isdigit(), stamped
+
+
+@pytest.mark.parametrize("protocol", ["binary.k8s.io", "base64.binary.k8s.io", ""])
+def test_logs_over_websocket(cluster: Cluster, protocol: str) -> None:
+    ws = open_websocket(cluster, "/api/v1/namespaces/default/pods/two/log?container=a", [protocol])
+    assert ws.subprotocol == (protocol or None)
+    messages = receive_all(ws)  # the log ended: the server closed
+    ws.close()
+    text = protocol.startswith("base64")
+    assert {opcode for opcode, _ in messages} == {websocket.ABNF.OPCODE_TEXT if text else websocket.ABNF.OPCODE_BINARY}
+    log = b"".join(base64.b64decode(data) if text else data for _, data in messages)
+    assert log == b"from-a\n"
+
+
+def test_followed_logs_over_websocket_stay_open(cluster: Cluster) -> None:
+    ws = open_websocket(cluster, "/api/v1/namespaces/default/pods/box/log?follow=true", ["binary.k8s.io"])
+    seen = b""
+    while b"box-started" not in seen:
+        seen += ws.recv()
+    marker = f"written-later-{time.monotonic_ns()}".encode()
+    cluster.kubectl("exec", "box", "--", "sh", "-c", f"echo {marker.decode()} > /proc/1/fd/1")
+    while marker not in seen:  # the stream is still open and carries what the container writes now
+        opcode, data = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_BINARY, (opcode, data)
+        seen += data
+    ws.close()  # the client ends a followed log
 
 
 def test_logs_of_a_container_waiting_to_start(cluster: Cluster) -> None:

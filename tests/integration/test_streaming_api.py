@@ -65,21 +65,46 @@ def test_exec_needs_an_upgrade_and_a_served_subprotocol(cluster: Cluster) -> Non
     plain = cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/bound/exec?command=true&stdout=true",
                             check=False)
     assert "Upgrade request required" in plain.stderr, plain
-    # kubectl >= 1.30 offers only v5 over WebSocket: a quick non-101 makes it fall back to SPDY
+    # WebSocket v5 (exec) and the port-forward tunnel are served by the apiserver's adapters: they get
+    # as far as finding the node before answering the upgrade
     v5 = _raw(cluster, b"GET /api/v1/namespaces/default/pods/bound/exec?command=true&stdout=true HTTP/1.1\r\n"
                        b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                        b"Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n")
-    assert v5.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in v5, v5
-    assert b"v5.channel.k8s.io" in v5
+    assert v5.startswith(b"HTTP/1.1 404 ") and b'nodes \\"node-x\\" not found' in v5, v5
     tunnel = _raw(cluster, b"GET /api/v1/namespaces/default/pods/bound/portforward HTTP/1.1\r\n"
                            b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            b"Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n\r\n")
-    assert tunnel.startswith(b"HTTP/1.1 400 "), tunnel
+    assert tunnel.startswith(b"HTTP/1.1 404 ") and b"node-x" in tunnel, tunnel
+    # a subprotocol neither the runtime nor the apiserver serves is refused before the node is looked up
+    other = _raw(cluster, b"GET /api/v1/namespaces/default/pods/bound/exec?command=true&stdout=true HTTP/1.1\r\n"
+                          b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          b"Sec-WebSocket-Protocol: v9.channel.k8s.io\r\n\r\n")
+    assert other.startswith(b"HTTP/1.1 400 ") and b"v9.channel.k8s.io" in other, other
     # the node does not exist: the request gets that far, as a Status
     spdy = cluster.kubectl("exec", "bound", "--", "true", check=False)
     assert 'nodes \\"node-x\\" not found' in spdy.stderr or 'nodes "node-x" not found' in spdy.stderr, spdy
+
+
+def _log_upgrade(cluster: Cluster, pod: str, extra: bytes) -> bytes:
+    return _raw(cluster, f"GET /api/v1/namespaces/default/pods/{pod}/log HTTP/1.1\r\n".encode()
+                + b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + extra + b"\r\n")
+
+
+def test_log_over_websocket_checks_the_handshake(cluster: Cluster) -> None:
+    _pod(cluster, "logged", ["c"], node="node-y")
+    key = b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    # upstream's wsstream serves "", binary.k8s.io and base64.binary.k8s.io, and answers others 403
+    refused = _log_upgrade(cluster, "logged", key + b"Sec-WebSocket-Protocol: channel.k8s.io\r\n")
+    assert refused.startswith(b"HTTP/1.1 403 "), refused
+    assert b"requested protocol(s) are not supported: [channel.k8s.io]" in refused
+    incomplete = _log_upgrade(cluster, "logged", b"Sec-WebSocket-Version: 13\r\n")
+    assert incomplete.startswith(b"HTTP/1.1 400 ") and b"Sec-WebSocket-Key" in incomplete, incomplete
+    # a served subprotocol gets as far as the node
+    served = _log_upgrade(cluster, "logged", key + b"Sec-WebSocket-Protocol: base64.binary.k8s.io\r\n")
+    assert served.startswith(b"HTTP/1.1 404 ") and b"node-y" in served, served
 
 
 def test_node_proxy_of_a_node_without_kubelet(cluster: Cluster) -> None:

@@ -54,9 +54,9 @@ def test_port_forward_ports_are_checked_and_passed_on() -> None:
 @pytest.mark.parametrize(("upgrade", "protocols", "subresource", "served"), [
     ("", "", "exec", False),
     ("spdy/3.1", "", "exec", True),
-    ("websocket", "v5.channel.k8s.io", "exec", False),  # kubectl >= 1.30: falls back to SPDY
+    ("websocket", "v5.channel.k8s.io", "exec", False),  # kubectl >= 1.30: the v5 translator, not the runtime
     ("websocket", "v5.channel.k8s.io,v4.channel.k8s.io", "exec", True),  # the Python client
-    ("websocket", "SPDY/3.1+portforward.k8s.io", "portforward", False),  # kubectl >= 1.31 tunnel
+    ("websocket", "SPDY/3.1+portforward.k8s.io", "portforward", False),  # kubectl >= 1.31: the apiserver's tunnel
     ("websocket", "v4.channel.k8s.io", "portforward", True),
 ])
 def test_what_is_spliced_and_what_is_refused(upgrade: str, protocols: str, subresource: str, served: bool) -> None:
