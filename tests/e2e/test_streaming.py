@@ -16,7 +16,6 @@ import json
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,10 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from kubeherd.cli.killall import killall_sync
-from tests.integration.conftest import KUBECTL_DIR, Cluster, start_server, stop_server
+from tests.integration.conftest import KUBECTL_DIR, Cluster
 
-from .conftest import run, wait_for
+from .conftest import agent_cluster, wait_for
 
 BUSYBOX = "localhost/kubeherd/busybox:1.36"
 VERSIONS = ("1.27", "1.33")
@@ -40,11 +38,7 @@ VERSIONS = ("1.27", "1.33")
 
 @pytest.fixture(scope="module")
 def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
-    tmp = Path(tempfile.mkdtemp(prefix="kh", dir="/tmp"))
-    c = start_server(tmp, agent=True)
-    try:
-        wait_for(lambda: "Ready" in c.kubectl("get", "nodes", check=False).stdout, timeout=60,
-                 message="the node to be Ready")
+    with agent_cluster() as c:
         # `box` serves a page on :80 and echoes its stdin (attach) to stdout
         apply(c, pod("box", [{"name": "c", "stdin": True, "command": [
             "sh", "-c", "mkdir -p /www && echo hello-from-box > /www/index.html && httpd -p 80 -h /www && "
@@ -54,12 +48,6 @@ def cluster(built_images: dict[str, Path]) -> Iterator[Cluster]:
         wait_for(lambda: phase(c, "box") == "Running" and phase(c, "two") == "Running", timeout=60,
                  message="the pods to run")
         yield c
-    finally:
-        if c.process.poll() is None:
-            stop_server(c)
-        _, left = killall_sync(c.data_dir)
-        assert not left, left
-        run("rm", "-rf", str(tmp), check=False)
 
 
 def apply(cluster: Cluster, doc: dict[str, Any]) -> None:
