@@ -17,7 +17,7 @@ from kubeherd.api.quantity import parse_quantity
 
 DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%",
                          "imagefs.available": "15%", "nodefs.inodesFree": "5%"}
-# The eviction signals upstream's kubelet knows on Linux (pid.available is parsed but not observed yet).
+# The eviction signals upstream's kubelet knows on Linux.
 EVICTION_SIGNALS = ("memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available",
                     "imagefs.inodesFree", "pid.available")
 

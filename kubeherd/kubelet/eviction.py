@@ -188,7 +188,7 @@ class PodUsage:
         return total
 
     def usage(self, resource: str) -> int | None:
-        return self.memory if resource == "memory" else self.disk
+        return {"memory": self.memory, "ephemeral-storage": self.disk}.get(resource)
 
 
 def rank_pods(pods: Iterable[PodUsage], resource: str) -> list[PodUsage]:
@@ -268,8 +268,22 @@ def read_fs(path: Path) -> tuple[Observation, Observation] | None:
             Observation(st.f_favail, st.f_files))
 
 
+def read_pids(proc: Path = Path("/proc")) -> Observation | None:
+    """``pid.available`` as upstream computes it: the kernel's process limit (the smaller of
+    pid_max and threads-max) less the tasks that exist now."""
+    try:
+        limit = min(int((proc / "sys/kernel/pid_max").read_text()), int((proc / "sys/kernel/threads-max").read_text()))
+        running = int((proc / "loadavg").read_text().split()[3].split("/")[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return Observation(limit - running, limit)
+
+
 def observe(data_dir: Path, imagefs_dir: Path) -> dict[str, Observation]:
     observations = {MEMORY: read_memory()}
+    pids = read_pids()
+    if pids is not None:
+        observations[PIDS] = pids
     nodefs = read_fs(data_dir)
     if nodefs is not None:
         observations[NODEFS], observations[NODEFS_INODES] = nodefs
@@ -406,7 +420,8 @@ class EvictionManager:
         threshold = min(actionable, key=lambda t: (SIGNAL_ORDER.index(t.signal), not t.hard))
         resource = RESOURCE_OF[threshold.signal]
         usages = await self._usage(active)
-        for usage in rank_pods(usages, "memory" if resource == "memory" else "ephemeral-storage"):
+        ranked_by = resource if resource in ("memory", "pids") else "ephemeral-storage"
+        for usage in rank_pods(usages, ranked_by):
             if not evictable(usage.pod):
                 continue
             message = eviction_message(threshold, observations[threshold.signal], usage)

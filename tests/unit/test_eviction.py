@@ -11,6 +11,7 @@ from kubeherd.kubelet.cri import ContainerAttributes, ContainerStats, Filesystem
 from kubeherd.kubelet.eviction import (
     MEMORY,
     NODEFS,
+    PIDS,
     EvictionManager,
     Observation,
     PodUsage,
@@ -20,6 +21,7 @@ from kubeherd.kubelet.eviction import (
     eviction_message,
     parse_thresholds,
     rank_pods,
+    read_pids,
     thresholds_met,
 )
 
@@ -191,3 +193,25 @@ def test_soft_threshold_waits_for_its_grace_period() -> None:
     h.manager._first_observed = {t: v - 7200 for t, v in h.manager._first_observed.items()}
     assert h.sync()["metadata"]["name"] == "p"
     assert h.evictions[0][1] == 5  # soft: the max pod grace period (the pod's own is 30)
+
+
+def test_pid_signal_reads_the_kernel_limit_less_the_tasks(tmp_path: Path) -> None:
+    (tmp_path / "sys/kernel").mkdir(parents=True)
+    (tmp_path / "sys/kernel/pid_max").write_text("4194304\n")
+    (tmp_path / "sys/kernel/threads-max").write_text("10000\n")
+    (tmp_path / "loadavg").write_text("0.10 0.20 0.30 2/731 4242\n")
+    assert read_pids(tmp_path) == Observation(10000 - 731, 10000)
+    assert read_pids(tmp_path / "missing") is None
+    assert read_pids() is not None  # this machine's /proc has them
+
+
+def test_pid_pressure_evicts_the_lowest_priority_pod_first() -> None:
+    h = Harness(["eviction-hard=pid.available<1000", "eviction-pressure-transition-period=0s"],
+                [pod("important", priority=1000), pod("batch", priority=10)],
+                {"uid-important": 900 * Mi, "uid-batch": 5 * Mi})
+    h.manager.observer = lambda: {PIDS: Observation(500, 10000)}
+    evicted = h.sync()
+    assert evicted["metadata"]["name"] == "batch"  # memory use plays no part in PID ranking
+    assert h.condition("PIDPressure")["status"] == "True"
+    assert h.condition("PIDPressure")["reason"] == "KubeletHasInsufficientPID"
+    assert h.evictions[0][2].startswith("The node was low on resource: pids. Threshold quantity: 1k, available: 500.")
