@@ -45,7 +45,7 @@ from kubeherd.client import EventRecorder
 
 from .config import KubeletConfig
 from .cri import CRIClient, CRIError
-from .kuberuntime import CONTAINER_NAME, POD_UID
+from .kuberuntime import CONTAINER_NAME, POD_UID, qos_class
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -204,6 +204,14 @@ def rank_pods(pods: Iterable[PodUsage], resource: str) -> list[PodUsage]:
     return sorted(pods, key=key)
 
 
+def _tolerates_memory_pressure(pod: Obj) -> bool:
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        key_ok = t.get("key") == "node.kubernetes.io/memory-pressure" or (not t.get("key") and t.get("operator") == "Exists")
+        if key_ok and t.get("effect") in (None, "", "NoSchedule") and (t.get("operator") == "Exists" or not t.get("value")):
+            return True
+    return False
+
+
 def evictable(pod: Obj) -> bool:
     """Static, mirror and critical pods stay, as upstream's ``IsCriticalPod``."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
@@ -320,6 +328,12 @@ def deadline_exceeded_status(status: Obj) -> Obj:
     return {**status, "phase": "Failed", "reason": DEADLINE_EXCEEDED, "message": DEADLINE_MESSAGE}
 
 
+def rejected_status(pod: Obj, reason: str, message: str) -> Obj:
+    """The status of a pod the kubelet refused to start (upstream's ``rejectPod``)."""
+    return {"phase": "Failed", "reason": reason, "message": "Pod was rejected: " + message,
+            "qosClass": qos_class(pod)}
+
+
 def evicted_status(status: Obj, message: str) -> Obj:
     """A pod status (as the kubelet computed it after killing the pod) turned into an eviction's."""
     out = {**status, "phase": "Failed", "reason": "Evicted", "message": message}
@@ -371,6 +385,17 @@ class EvictionManager:
                         "lastTransitionTime": self._transitions.setdefault(kind, now),
                         "reason": reason, "message": message})
         return out
+
+    def admit(self, pod: Obj) -> str | None:
+        """Why a new pod may not start on this node now, or None (upstream's eviction admission):
+        under memory pressure alone only BestEffort pods that don't tolerate the memory-pressure
+        taint are refused; under disk or PID pressure every pod is; critical pods never are."""
+        pressures = [kind for kind, on in self._pressure.items() if on]
+        if not pressures or not evictable(pod):
+            return None
+        if pressures == ["MemoryPressure"] and (qos_class(pod) != "BestEffort" or _tolerates_memory_pressure(pod)):
+            return None
+        return f"The node had condition: [{' '.join(pressures)}]. "
 
     def hard_reservation(self, signal: str, capacity: int) -> int:
         """What allocatable leaves out for a hard threshold (upstream: memory and nodefs)."""

@@ -67,6 +67,7 @@ from .eviction import (
     deadline_exceeded_status,
     evicted_status,
     quantity_text,
+    rejected_status,
 )
 from .images import BUSYBOX_IMAGE, PAUSE_IMAGE, import_archive, import_image_dir
 from .kuberuntime import MANAGED, POD_UID, ClusterDNS, qos_class
@@ -185,6 +186,7 @@ class Kubelet:
         self._tasks: list[asyncio.Task[Any]] = []
         self._terminating: set[str] = set()
         self._deadline_passed: set[str] = set()  # uids past their activeDeadlineSeconds (event recorded)
+        self._admitted: set[str] = set()  # uids admitted to run here (pods are admitted once, as upstream)
         self.server = KubeletServer(self, serving, self.config.address, self.config.port) if serving else None
 
     # ------------------------------------------------------------------ lookups
@@ -409,6 +411,7 @@ class Kubelet:
     def _pod_deleted(self, pod: Obj) -> None:
         self._uid_keys.pop(pod["metadata"]["uid"], None)
         self._deadline_passed.discard(pod["metadata"]["uid"])
+        self._admitted.discard(pod["metadata"]["uid"])
 
     # ------------------------------------------------------------------ the pod sync
     async def sync(self, key: str) -> None:
@@ -431,6 +434,15 @@ class Kubelet:
             await self._deadline_exceeded(pod)
             return
         view = await self.syncer.runtime_view(uid)
+        if uid not in self._admitted:
+            refusal = None if (view.sandbox_id or view.containers) else self.eviction.admit(pod)
+            if refusal is not None:  # never started here, and the node is under pressure
+                self.syncer.record_event(pod, "Warning", "Evicted", refusal)
+                target = self.source.status_target(pod)
+                if target is not None:
+                    await self.status_manager.set_status(target, rejected_status(pod, "Evicted", refusal))
+                return
+            self._admitted.add(uid)
         view = await self.syncer.sync_pod(pod, view, self.node_ip)
         for instances in view.containers.values():  # what the worker saw is no news to the relist
             self._container_states.update((c.id, c.state) for c in instances)

@@ -106,6 +106,17 @@ def test_memory_pressure_evicts_best_effort_first(built_images: dict[str, Path])
         wait_for(lambda: phase(cluster, "guaranteed") == "Failed", timeout=60, message="the second eviction")
         assert disruption_time(evicted) < disruption_time(get(cluster, "guaranteed"))
         assert phase(cluster, f"keeper-{NODE}") == "Running"  # static pods are never evicted
+
+        # a new BestEffort pod bound straight to the node (past the scheduler's taint check) is refused
+        late = pod("late")
+        late["spec"]["nodeName"] = NODE
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(late))
+        wait_for(lambda: phase(cluster, "late") == "Failed", timeout=60, message="the refusal of a new pod")
+        refused = get(cluster, "late")["status"]
+        assert (refused["reason"], refused["message"]) == (
+            "Evicted", "Pod was rejected: The node had condition: [MemoryPressure]. ")
+        assert not refused.get("containerStatuses") or all(
+            "running" not in c.get("state", {}) for c in refused["containerStatuses"])
         assert "evicted" not in json.dumps(get(cluster, f"keeper-{NODE}")["status"]).lower()
     finally:
         if cluster.process.poll() is None:

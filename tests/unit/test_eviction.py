@@ -215,3 +215,23 @@ def test_pid_pressure_evicts_the_lowest_priority_pod_first() -> None:
     assert h.condition("PIDPressure")["status"] == "True"
     assert h.condition("PIDPressure")["reason"] == "KubeletHasInsufficientPID"
     assert h.evictions[0][2].startswith("The node was low on resource: pids. Threshold quantity: 1k, available: 500.")
+
+
+def test_admission_under_pressure_is_upstreams() -> None:
+    h = Harness(["eviction-hard=memory.available<500Mi", "eviction-pressure-transition-period=1h"], [], {})
+    guaranteed = pod("g")
+    guaranteed["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "1", "memory": "64Mi"}}
+    tolerant = pod("t")
+    tolerant["spec"]["tolerations"] = [{"key": "node.kubernetes.io/memory-pressure", "operator": "Exists",
+                                        "effect": "NoSchedule"}]
+    assert h.manager.admit(pod("be")) is None  # no pressure: everyone
+    h.available = 100 * Mi
+    h.sync()
+    assert h.manager.admit(pod("be")) == "The node had condition: [MemoryPressure]. "
+    assert h.manager.admit(guaranteed) is None and h.manager.admit(tolerant) is None
+    assert h.manager.admit(pod("static", **{"kubernetes.io/config.source": "file"})) is None
+    assert h.manager.admit(pod("critical", priority=2_000_000_000)) is None
+    h.manager.observer = lambda: {MEMORY: Observation(100 * Mi, 2000 * Mi), NODEFS: Observation(0, 100 * Mi)}
+    h.manager.thresholds += parse_thresholds(parse_kubelet_args(["eviction-hard=nodefs.available<10%"]))
+    h.sync()
+    assert h.manager.admit(guaranteed) == "The node had condition: [MemoryPressure DiskPressure]. "
