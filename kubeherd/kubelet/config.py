@@ -98,6 +98,13 @@ def _parts(text: str) -> list[str]:
     return [p for p in (p.strip() for p in text.split(",")) if p]
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"want a whole number, got {text!r}") from None
+
+
 def _addresses(text: str) -> list[str]:
     """A comma-separated list of IP addresses (``--cluster-dns``)."""
     return [str(ipaddress.ip_address(part.strip())) for part in text.split(",") if part.strip()]
@@ -147,22 +154,22 @@ def _seconds(text: str) -> float:
 
 
 _PARSERS: dict[str, tuple[str, Any]] = {
-    "port": ("port", int),
+    "port": ("port", _integer),
     "address": ("address", str),
     "pod-manifest-path": ("pod_manifest_path", str),
-    "max-pods": ("max_pods", int),
+    "max-pods": ("max_pods", _integer),
     "cluster-dns": ("cluster_dns", _addresses),
     "cluster-domain": ("cluster_domain", str),
     "eviction-hard": ("eviction_hard", _thresholds),
     "eviction-soft": ("eviction_soft", _thresholds),
     "eviction-soft-grace-period": ("eviction_soft_grace_period", _signal_durations),
     "eviction-minimum-reclaim": ("eviction_minimum_reclaim", _signal_amounts),
-    "eviction-max-pod-grace-period": ("eviction_max_pod_grace_period", int),
+    "eviction-max-pod-grace-period": ("eviction_max_pod_grace_period", _integer),
     "eviction-pressure-transition-period": ("eviction_pressure_transition_period", _duration),
     "housekeeping-interval": ("housekeeping_interval", _seconds),
     "file-check-frequency": ("file_check_frequency", _seconds),
     "container-log-max-size": ("container_log_max_size", lambda v: parse_quantity(v).value()),
-    "container-log-max-files": ("container_log_max_files", int),
+    "container-log-max-files": ("container_log_max_files", _integer),
     "container-log-monitor-interval": ("container_log_monitor_interval", _seconds),
 }
 
