@@ -59,6 +59,19 @@ class FieldChecks:
         self.warnings.extend(findings)
         return prune_unknown(root, obj)
 
+    def check_patched(self, root: SchemaNode | None, patched: Any, patch: Any) -> Any:
+        """`check` for the result of a merge or strategic patch. What the patch leaves alone was
+        checked when it was stored, so only the top-level fields the patch names are looked at: a
+        kubelet's status patch does not walk the pod's spec again. Any other patch: all of it."""
+        if root is None or not isinstance(patched, dict) or not isinstance(patch, dict):
+            return self.check(root, patched, None)
+        touched = {key: patched[key] for key in patch if key in patched}
+        checked = self.check(root, touched, None)
+        if checked is touched:
+            return patched
+        return {key: checked[key] if key in touched else value for key, value in patched.items()
+                if key not in touched or key in checked}
+
 
 def schema_for(resource: Resource, subresource: str = "") -> SchemaNode | None:
     if subresource == "scale":

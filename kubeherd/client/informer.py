@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kubeherd.client.api import APIClient, APIStatusError, ResourceRef
 from kubeherd.client.transport import StreamError
 
@@ -28,10 +30,43 @@ IndexFunc = Callable[[Obj], Iterable[str]]
 def trim(obj: Obj) -> None:
     """Drop managedFields from cached objects, as kube-controller-manager and kube-scheduler do:
     no controller reads them, they are often the biggest part of an object, and an update that
-    leaves them out keeps the stored ones."""
+    leaves them out keeps the stored ones. Then share the parts most pods repeat (`share_parts`)."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
+    share_parts(obj)
+
+
+# Equal parts of different cached objects, by their JSON: one copy serves them all.
+_SHARED: dict[bytes, Any] = {}
+_SHARED_MAX = 512
+
+
+def _shared(value: Any) -> Any:
+    key = orjson.dumps(value)
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = found = value
+    return found
+
+
+def share_parts(obj: Obj) -> None:
+    """Make the parts nearly every pod carries identically one object for all cached pods: the
+    projected sources of the service-account token volume (admission writes the same ones into
+    every pod) and the tolerations (the not-ready/unreachable defaults). Together they are a
+    third of a trimmed pod's memory, in every informer of every component. Cached objects are
+    read-only (as client-go's), so sharing is invisible to readers."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    tolerations = spec.get("tolerations")
+    if isinstance(tolerations, list) and tolerations:
+        spec["tolerations"] = _shared(tolerations)
+    for volume in spec.get("volumes") or ():
+        if isinstance(volume, dict) and isinstance(volume.get("projected"), dict):
+            volume["projected"] = _shared(volume["projected"])
 
 
 def object_key(obj: Obj) -> str:

@@ -413,3 +413,39 @@ def test_resource_version_match(raw: Raw) -> None:
     assert status == 422 and body["details"]["causes"][0]["field"] == "resourceVersionMatch"
     status, body = raw.json("GET", f"{base}?resourceVersion=abc")
     assert status == 400
+
+
+def test_patches_are_checked_where_they_write(raw: Raw) -> None:
+    """A patch's unknown fields and wrong types are found wherever it puts them, and the parts it
+    leaves alone (the pod's spec, with what admission added) come through unchanged."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "patched"},
+           "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    assert raw.json("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+    path = "/api/v1/namespaces/default/pods/patched"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    status, body = raw.json("PATCH", path + "/status?fieldValidation=Strict",
+                            {"status": {"phase": "Running", "bogus": 1}}, headers=merge)
+    assert status == 400 and 'strict decoding error: unknown field "status.bogus"' in body["message"]
+    status, body = raw.json("PATCH", path + "/status", {"status": {"startTime": 5}}, headers=merge)
+    assert status == 400 and "status.startTime" in body["message"]
+    status, headers, payload = raw.request("PATCH", path + "/status",
+                                           {"status": {"phase": "Running", "bogus": 1}}, headers=merge)
+    assert status == 200 and 'unknown field \\"status.bogus\\"' in headers["warning"]
+    patched = json.loads(payload)
+    assert patched["status"]["phase"] == "Running" and "bogus" not in patched["status"]
+    _, before = raw.json("GET", path)
+    assert [v["name"] for v in patched["spec"]["volumes"]] == [v["name"] for v in before["spec"]["volumes"]]
+    assert patched["spec"] == before["spec"]
+    status, body = raw.json("PATCH", path + "?fieldValidation=Strict",
+                            {"metadata": {"labels": {"a": "b"}, "colour": "red"}},
+                            headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert status == 400 and 'unknown field "metadata.colour"' in body["message"]
+    status, body = raw.json("PATCH", path, {"metadata": {"labels": {"a": "b"}}},
+                            headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert status == 200 and body["metadata"]["labels"] == {"a": "b"}
+    status, headers, payload = raw.request("PATCH", path, {"extra": True, "metadata": {"labels": {"a": "c"}}},
+                                           headers=merge)
+    assert status == 200 and 'unknown field \\"extra\\"' in headers["warning"]
+    body = json.loads(payload)
+    assert "extra" not in body and body["metadata"]["labels"] == {"a": "c"} and body["spec"] == before["spec"]
+    raw.json("DELETE", path, {"gracePeriodSeconds": 0})
