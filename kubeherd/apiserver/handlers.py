@@ -88,7 +88,7 @@ def route(catalog: Catalog, method: str, path: str, watch_param: bool) -> Target
     subresource = rest[2] if len(rest) > 2 else ""
     if subresource and resource.subresource(subresource) is None:
         return None
-    verb = _verb(method, bool(name), watch_prefix or watch_param)
+    verb = _verb(method, bool(name), (watch_prefix or watch_param) and subresource != "proxy")  # proxied query
     return Target(resource, namespace, name, subresource, verb, proxy_path)
 
 
@@ -169,7 +169,8 @@ class ResourceHandler:
         if target.subresource:
             sub = resource.subresource(target.subresource)
             allowed = sub.verbs if sub else ()
-        if verb not in allowed and not (verb == "watch" and "list" in allowed and target.name):
+        proxied = target.subresource == "proxy"  # every proxied method (OPTIONS too) is checked where served
+        if verb not in allowed and not (verb == "watch" and "list" in allowed and target.name) and not proxied:
             raise errors.method_not_allowed()
         if verb == "list":
             return await self.list_collection(request, target)
@@ -488,7 +489,8 @@ class ResourceHandler:
             return await self._write_scale(request, target, patched, dry_run, manager)
         obj, raw = await self.registry.patch(resource, target.namespace, target.name, patch_type, patch,
                                              subresource=target.subresource, dry_run=dry_run,
-                                             check=lambda patched: checks.check(root, patched, None), manager=manager)
+                                             check=lambda patched: checks.check_patched(root, patched, patch),
+                                             manager=manager)
         return json_response(200, raw, checks.headers())
 
     async def _apply(self, request: Request, target: Target) -> Response:

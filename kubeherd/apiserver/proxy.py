@@ -10,7 +10,9 @@ upgrades) are long or rare, so pooling would buy nothing.
 Three uses share this module: :func:`kubelet_request` for plain requests whose response is
 streamed back (``pods/log``, ``nodes/proxy``), :func:`open_upgrade` + :func:`splice` for the
 stream subresources, whose bytes are copied both ways without being parsed, and
-:func:`node_proxy` for ``/api/v1/nodes/{name}/proxy/{path}``.
+:func:`node_proxy` for ``/api/v1/nodes/{name}/proxy/{path}``. :func:`exchange` (one request on an
+open connection, the answer's body streamed) and :func:`splice` also carry ``pods/proxy`` and
+``services/proxy`` (:mod:`kubeherd.apiserver.podproxy`), whose backends are pods, not kubelets.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -117,8 +119,9 @@ class KubeletResponse:
     """A response from a kubelet: its head, then the (de-chunked) body as it arrives."""
 
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names, the last value of a repeated header
     chunks: AsyncIterator[bytes]
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # every header line, as sent
 
     async def text(self, limit: int = 64 * 1024) -> str:
         out = b""
@@ -134,12 +137,15 @@ class KubeletResponse:
 @dataclass
 class _ResponseParser:
     headers: dict[str, str] = field(default_factory=dict)
+    header_list: list[tuple[str, str]] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
     head_done: bool = False
     done: bool = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        self.headers[key.lower()] = text
+        self.header_list.append((key, text))
 
     def on_headers_complete(self) -> None:
         self.head_done = True
@@ -158,26 +164,41 @@ async def kubelet_request(connector: KubeletConnector, location: KubeletLocation
     sent = list(headers or []) + [("Connection", "close")]
     if body or method in ("POST", "PUT", "PATCH"):
         sent.append(("Content-Length", str(len(body))))
-    writer.write(request_head(method, target, location, sent) + body)
+
+    def failed(what: str) -> errors.APIError:
+        if what == "EOF":
+            return errors.APIError(502, "InternalError", "the kubelet closed the connection without answering", {})
+        return errors.APIError(502, "InternalError", f"error reading from the kubelet: {what}", {})
+
+    return await exchange(reader, writer, request_head(method, target, location, sent) + body, failed,
+                          head_only=method == "HEAD")
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
+                   failed: Callable[[str], errors.APIError], head_only: bool = False) -> KubeletResponse:
+    """Write ``request`` (head and body) on an open connection and return once the response head
+    has arrived; its body is read as the returned chunks are. ``failed`` turns a connection that
+    ends or breaks before the head into the caller's error. ``head_only``: the answer to a HEAD
+    request, which has no body whatever its headers say."""
+    writer.write(request)
     state = _ResponseParser()
     parser = httptools.HttpResponseParser(state)
     try:
         while not state.head_done:
             data = await reader.read(READ_CHUNK)
             if not data:
-                raise errors.APIError(502, "InternalError", "the kubelet closed the connection without answering",
-                                      {})
+                raise failed("EOF")
             parser.feed_data(data)
     except (OSError, httptools.HttpParserError) as exc:
         writer.close()
-        raise errors.APIError(502, "InternalError", f"error reading from the kubelet: {exc}", {}) from None
+        raise failed(str(exc) or type(exc).__name__) from None
     except BaseException:
         writer.close()
         raise
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
-            while True:
+            while not head_only:
                 if state.body:
                     data = b"".join(state.body)
                     state.body.clear()
@@ -193,7 +214,7 @@ async def kubelet_request(connector: KubeletConnector, location: KubeletLocation
         finally:
             writer.close()
 
-    return KubeletResponse(parser.get_status_code(), state.headers, chunks())
+    return KubeletResponse(parser.get_status_code(), state.headers, chunks(), state.header_list)
 
 
 async def open_upgrade(connector: KubeletConnector, location: KubeletLocation, request: Request,

@@ -26,6 +26,7 @@ from kubeherd.api import errors
 from kubeherd.api.resources import Resource
 from kubeherd.apiserver.http import Hijack, Request, Response, StreamResponse
 from kubeherd.apiserver.podlogs import pick_container, pod_log
+from kubeherd.apiserver.podproxy import PROXY_METHODS, ResourceProxy
 from kubeherd.apiserver.proxy import (
     KubeletConnector,
     KubeletLocation,
@@ -102,8 +103,9 @@ def node_of(pod: dict[str, Any]) -> str:
 
 class NodeSubresources:
     """The subresources served by a node's kubelet: ``pods/{exec,attach,portforward,log}`` and
-    ``nodes/proxy``. Requests arrive here authorized; this reads the pod or node, checks, and
-    hands the request to the kubelet."""
+    ``nodes/proxy``, and those served by pods: ``pods/proxy`` and ``services/proxy``
+    (:mod:`kubeherd.apiserver.podproxy`). Requests arrive here authorized; this reads the pod or
+    node, checks, and hands the request to the kubelet or the pod."""
 
     def __init__(self, registry: Registry, connector: KubeletConnector | None = None) -> None:
         self.registry = registry
@@ -111,11 +113,14 @@ class NodeSubresources:
         nodes = registry.catalog.lookup("", "v1", "nodes")
         assert nodes is not None
         self.nodes = nodes
+        self.resource_proxy = ResourceProxy(registry)
 
     def serves(self, resource: Resource, subresource: str) -> bool:
-        if resource.kind == "Pod" and not resource.group:
-            return subresource in STREAM_SUBRESOURCES or subresource == "log"
-        return resource.kind == "Node" and not resource.group and subresource == "proxy"
+        if resource.group:
+            return False
+        if resource.kind == "Pod":
+            return subresource in STREAM_SUBRESOURCES or subresource in ("log", "proxy")
+        return resource.kind in ("Node", "Service") and subresource == "proxy"
 
     async def locate(self, node: str) -> KubeletLocation:
         return await kubelet_location(self.registry, self.nodes, node)
@@ -127,6 +132,10 @@ class NodeSubresources:
 
     async def handle(self, request: Request, resource: Resource, namespace: str, name: str, subresource: str,
                      proxy_path: str = "") -> StreamResponse | Response | Hijack:
+        if subresource == "proxy" and request.method not in PROXY_METHODS:
+            raise errors.method_not_allowed()
+        if subresource == "proxy" and resource.kind in ("Pod", "Service"):
+            return await self.resource_proxy.handle(request, resource, namespace, name)
         if resource.kind == "Node":
             node, _, port = name.partition(":")
             location = await self.locate(node)
