@@ -67,7 +67,7 @@ class _PodState:
 
 class SimulatedNodes:
     def __init__(self, client: APIClient, count: int, prefix: str = "sim-node-",
-                 template: NodeTemplate | None = None, heartbeat: float = 10.0, workers: int = 8) -> None:
+                 template: NodeTemplate | None = None, heartbeat: float = 10.0, workers: int = 32) -> None:
         self.client = client
         self.names = [f"{prefix}{i}" for i in range(count)]
         self.name_set = set(self.names)
