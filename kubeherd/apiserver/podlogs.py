@@ -41,6 +41,7 @@ from kubeherd.apiserver.websocket import (
     handshake,
     offered_subprotocols,
 )
+from kubeherd.client.aio import cancel_and_wait
 
 # the log's WebSocket subprotocols, each with whether its messages are binary (else base64 text)
 LOG_WEBSOCKET_PROTOCOLS = {"": True, "binary.k8s.io": True, "base64.binary.k8s.io": False}
@@ -194,9 +195,6 @@ async def stream_log_messages(ws: WebSocket, chunks: AsyncIterator[bytes]) -> No
             with contextlib.suppress(TimeoutError):  # the client answers our close with its own
                 await asyncio.wait_for(asyncio.shield(listening), 5)
     finally:
-        for task in (copying, listening):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait((copying, listening))
         with contextlib.suppress(Exception):
             await chunks.aclose()  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from kubeherd.api import errors
 from kubeherd.api.resources import Resource
 from kubeherd.apiserver.http import Hijack, RawStream, Request, Response, StreamResponse
 from kubeherd.apiserver.registry import Registry
+from kubeherd.client.aio import cancel_and_wait
 
 CONNECT_TIMEOUT = 10.0
 READ_CHUNK = 64 * 1024
@@ -258,11 +259,7 @@ async def splice(client: RawStream, reader: asyncio.StreamReader, writer: asynci
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(tasks)
         writer.close()
         client.close()
 

@@ -30,6 +30,7 @@ from kubeherd.apiserver.proxy import (
     request_head,
 )
 from kubeherd.apiserver.websocket import Handshake, WebSocket, handshake, offered_subprotocols
+from kubeherd.client.aio import cancel_and_wait
 
 TUNNEL_PREFIX = "SPDY/3.1+"
 CLOSE_WAIT = 5.0  # seconds to wait for the client's answer to our close frame
@@ -154,7 +155,4 @@ async def tunnel(ws: WebSocket, answer: UpgradeAnswer) -> None:
         if down.done() and not up.done():  # the kubelet ended and said so: the client answers our close
             await asyncio.wait({up}, timeout=CLOSE_WAIT)
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(tasks)

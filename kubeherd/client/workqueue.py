@@ -11,12 +11,13 @@ Semantics follow client-go's workqueue, which every controller's correctness lea
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+from kubeherd.client.aio import cancel_and_wait
 
 
 class ItemExponentialLimiter:
@@ -173,8 +174,4 @@ async def run_workers(queue: WorkQueue, sync: Callable[[str], Awaitable[None]], 
     try:
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(tasks)

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from kubeherd.client.aio import cancel_and_wait
+
 from .httputil import HTTPRequest, HTTPResponse, RouteHandler, Streams, json_body, parse_head, text
 from .status import RuntimeView
 from .streaming import StreamingHandlers
@@ -232,11 +234,7 @@ class KubeletServer:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await cancel_and_wait(tasks)
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):

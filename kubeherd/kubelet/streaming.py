@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from kubeherd.client.aio import cancel_and_wait
+
 from .cri import ContainerState, CRIError
 from .httputil import HTTPRequest, HTTPResponse, Streams, text
 from .logs import LogOptions, parse_time, read_log
@@ -233,10 +235,6 @@ async def splice(a_reader: asyncio.StreamReader, a_writer: asyncio.StreamWriter,
             if any(not task.result() for task in done if not task.cancelled() and task.exception() is None):
                 break
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(tasks)
         b_writer.close()
         a_writer.close()
