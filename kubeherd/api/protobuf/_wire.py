@@ -35,7 +35,7 @@ class ProtobufError(ValueError):
         return f"{self.path}: {self.reason}" if self.path else self.reason
 
 
-def read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+def read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
     """The unsigned varint at ``pos`` (at most 10 bytes, wrapped to 64 bits) and the next position."""
     result = 0
     shift = 0

@@ -35,14 +35,16 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from kubeherd.api.protobuf._wire import ProtobufError, read_varint, write_varint
+
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
-_MASK64 = (1 << 64) - 1
 
 T = TypeVar("T")
 
 
-class ProtoError(ValueError):
-    """Bytes that are not a valid encoding of the expected message (or a value that cannot be encoded)."""
+# Bytes that are not a valid encoding of the expected message (or a value that cannot be encoded):
+# the same error, and the same varint primitives, as the API server's protobuf bodies.
+ProtoError = ProtobufError
 
 
 def pb(number: int, default: Any, *, kind: str = "") -> Any:
@@ -64,27 +66,8 @@ def pb(number: int, default: Any, *, kind: str = "") -> Any:
 
 # --- wire primitives -------------------------------------------------------------------------
 
-def _write_varint(out: bytearray, value: int) -> None:
-    value &= _MASK64  # negative int32/int64 are written as 10-byte two's complement, as proto3 does
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end:
-            raise ProtoError("truncated varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result & _MASK64, pos
-        shift += 7
-        if shift >= 70:
-            raise ProtoError("varint longer than 10 bytes")
+_write_varint = write_varint
+_read_varint = read_varint
 
 
 def _skip(buf: bytes | memoryview, pos: int, end: int, wire: int) -> int:
